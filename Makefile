@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The README names these targets; keep them true on a fresh machine.
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: help setup run test test-fast lint format bench clean peers
+
+help:
+	@echo "make run    - set up and run LKML Assistant on this machine (SQLite store)"
+	@echo "make test   - set up and run the whole test suite (installs its test peers)"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmarks, each compared with a baseline measured in the same run"
+
+# uv manages the virtual environment from uv.lock; it is installed with pip when missing.
+setup: .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+	@touch $@
+
+run: setup
+	$(UV) run lkml-assistant fetch-patches
+
+# Test peers that are not Python packages (Debian's public-inbox).
+peers:
+	@if [ -x tests/peers/public_inbox.sh ]; then tests/peers/public_inbox.sh ensure-installed; fi
+
+test: setup peers
+	$(UV) run pytest
+
+test-fast: setup
+	$(UV) run pytest -m "not integration and not slow"
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+format: setup
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+bench: setup peers
+	$(UV) run python -m benchmarks
+
+clean:
+	rm -rf .venv .run .bench .mypy_cache .ruff_cache .pytest_cache dist

@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Typed settings, read once at start-up from LKML_* variables and an optional TOML file.
+
+Precedence, highest first: explicit arguments, environment variables, the config file
+(``LKML_CONFIG`` or ``<user config dir>/lkml-assistant/config.toml``), then the defaults.
+Nothing here is read at import time: call :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "lkml-assistant"
+
+
+def default_store() -> str:
+    path = Path(platformdirs.user_data_dir(APP_NAME)) / "lkml-assistant.sqlite3"
+    return f"sqlite:///{path}"
+
+
+def default_config_file() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def _http_origin(value: str, name: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name} must be an http(s) URL such as https://host, got {value!r}")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Field names map to ``LKML_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LKML_",
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    patchwork_url: str = Field(
+        "https://patchwork.kernel.org", description="Origin of the Patchwork server."
+    )
+    patchwork_api_version: str = Field("1.3", description="Patchwork REST API version in paths.")
+    patchwork_timezone: str = Field(
+        "UTC",
+        description="Time zone of the naive timestamps the Patchwork server returns.",
+    )
+    lore_url: str = Field("https://lore.kernel.org", description="Origin of the lore archive.")
+    projects: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["rust-for-linux"],
+        description="Patchwork project link names to follow (comma-separated in the environment).",
+    )
+    store: str = Field(default_factory=default_store, description="sqlite:///ABSOLUTE/PATH")
+    user_agent_extra: str = Field("", description="Appended to the User-Agent, e.g. a contact.")
+    request_interval: float = Field(
+        0.5, ge=0, le=60, description="Minimum seconds between two requests to one upstream."
+    )
+    http_timeout: float = Field(30.0, gt=0, le=600, description="Seconds per request.")
+    http_retries: int = Field(5, ge=0, le=20, description="Retries after a failed request.")
+    backoff_base: float = Field(1.0, ge=0, le=60, description="First backoff delay in seconds.")
+    backoff_max: float = Field(120.0, ge=0, le=3600, description="Largest backoff delay.")
+    page_size: int = Field(250, ge=1, le=1000, description="per_page asked of Patchwork.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+
+    @field_validator("patchwork_url")
+    @classmethod
+    def _check_patchwork_url(cls, value: str) -> str:
+        return _http_origin(value, "LKML_PATCHWORK_URL")
+
+    @field_validator("lore_url")
+    @classmethod
+    def _check_lore_url(cls, value: str) -> str:
+        return _http_origin(value, "LKML_LORE_URL")
+
+    @field_validator("patchwork_api_version")
+    @classmethod
+    def _check_api_version(cls, value: str) -> str:
+        major, _, minor = value.partition(".")
+        if not (major.isdigit() and minor.isdigit()):
+            raise ValueError(f"LKML_PATCHWORK_API_VERSION must look like 1.3, got {value!r}")
+        return value
+
+    @field_validator("patchwork_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("projects", mode="before")
+    @classmethod
+    def _split_projects(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",")]
+        if isinstance(value, list):
+            value = [item for item in value if item]
+            if not value:
+                raise ValueError("LKML_PROJECTS names no project")
+            for item in value:
+                bare = item.replace("-", "").replace("_", "") if isinstance(item, str) else ""
+                if not bare.isalnum():
+                    raise ValueError(f"not a Patchwork project link name: {item!r}")
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _check_store(cls, value: str) -> str:
+        if value == "dynamodb":
+            return value
+        if not value.startswith("sqlite:///"):
+            raise ValueError(f"LKML_STORE must be sqlite:///ABSOLUTE/PATH or dynamodb: {value!r}")
+        if not Path(value.removeprefix("sqlite://")).is_absolute():
+            raise ValueError(f"LKML_STORE needs an absolute path: {value!r}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError(f"LKML_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        return level
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.store.startswith("sqlite:///"):
+            raise ValueError(f"store {self.store!r} is not a SQLite store")
+        return Path(self.store.removeprefix("sqlite://"))
+
+    @property
+    def patchwork_api_url(self) -> str:
+        return f"{self.patchwork_url}/api/{self.patchwork_api_version}"
+
+    @property
+    def patchwork_tz(self) -> ZoneInfo:
+        return ZoneInfo(self.patchwork_timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("LKML_CONFIG")
+        path = Path(config_file) if config_file else default_config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        elif config_file:
+            raise ConfigFileMissingError(f"LKML_CONFIG names a file that does not exist: {path}")
+        return tuple(sources)
+
+
+class ConfigFileMissingError(ValueError):
+    """LKML_CONFIG points at nothing."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; raises pydantic.ValidationError with every problem listed."""
+    return Settings(**overrides)

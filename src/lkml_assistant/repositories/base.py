@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The repository interfaces every store implements (SQLite locally, DynamoDB on AWS).
+
+Writes are idempotent upserts keyed by Patchwork's ids: storing an object identical to the
+stored one writes nothing and is counted as unchanged, so a re-run with nothing new upstream
+costs no writes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from lkml_assistant.models.domain import Patch, Project, Series
+from lkml_assistant.models.records import RunRecord, SyncCursor, WriteResult
+
+
+class ProjectRepository(ABC):
+    @abstractmethod
+    def upsert_projects(self, projects: Iterable[Project]) -> WriteResult: ...
+
+    @abstractmethod
+    def get_project(self, link_name: str) -> Project | None: ...
+
+    @abstractmethod
+    def list_projects(self) -> list[Project]: ...
+
+
+class PatchRepository(ABC):
+    @abstractmethod
+    def upsert_patches(self, patches: Iterable[Patch]) -> WriteResult: ...
+
+    @abstractmethod
+    def get_patch(self, patch_id: int) -> Patch | None: ...
+
+    @abstractmethod
+    def get_patches(self, patch_ids: Iterable[int]) -> dict[int, Patch]: ...
+
+    @abstractmethod
+    def patches_by_msgid(self, msgid: str) -> list[Patch]: ...
+
+    @abstractmethod
+    def list_patches(
+        self,
+        *,
+        project: str | None = None,
+        state: Sequence[str] = (),
+        submitter: str | None = None,
+        series_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Patch]:
+        """Newest first."""
+
+    @abstractmethod
+    def count_patches(self, project: str | None = None) -> int: ...
+
+
+class SeriesRepository(ABC):
+    @abstractmethod
+    def upsert_series(self, series: Iterable[Series]) -> WriteResult: ...
+
+    @abstractmethod
+    def get_series(self, series_id: int) -> Series | None: ...
+
+    @abstractmethod
+    def known_series_ids(self, series_ids: Iterable[int]) -> set[int]: ...
+
+
+class CursorRepository(ABC):
+    @abstractmethod
+    def get_cursor(self, project: str) -> SyncCursor | None: ...
+
+    @abstractmethod
+    def save_cursor(self, project: str, cursor: SyncCursor) -> None: ...
+
+
+class RunRepository(ABC):
+    @abstractmethod
+    def start_run(self, job: str, started_at: datetime) -> int: ...
+
+    @abstractmethod
+    def finish_run(
+        self, run_id: int, *, finished_at: datetime, status: str, summary: dict[str, Any]
+    ) -> None: ...
+
+    @abstractmethod
+    def last_runs(self) -> dict[str, RunRecord]:
+        """The newest run of each job."""
+
+
+class Store(ABC):
+    """All repositories of one store, opened together and closed together."""
+
+    projects: ProjectRepository
+    patches: PatchRepository
+    series: SeriesRepository
+    cursors: CursorRepository
+    runs: RunRepository
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Pick the store named by the settings."""
+
+from __future__ import annotations
+
+from lkml_assistant.config import Settings
+from lkml_assistant.repositories.base import Store
+
+
+class StoreUnavailableError(RuntimeError):
+    """The configured store cannot be opened."""
+
+
+def open_store(settings: Settings) -> Store:
+    if settings.store == "dynamodb":
+        raise StoreUnavailableError(
+            "LKML_STORE=dynamodb is not available in this version; use sqlite:///ABSOLUTE/PATH"
+        )
+    from lkml_assistant.repositories.sqlite import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)

@@ -1,0 +1,428 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The embedded store: one SQLite file in WAL mode.
+
+Each object is kept as its domain JSON plus the columns its access patterns filter or sort on
+(see docs/data-model.md). An upsert writes only when the object's fingerprint changed, so a
+steady-state run writes nothing. ``updated_at`` records when our copy last changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lkml_assistant.models.domain import Patch, Project, Series
+from lkml_assistant.models.records import RunRecord, SyncCursor, WriteResult
+from lkml_assistant.repositories.base import (
+    CursorRepository,
+    PatchRepository,
+    ProjectRepository,
+    RunRepository,
+    SeriesRepository,
+    Store,
+)
+
+# Each entry upgrades the schema by one version (PRAGMA user_version); never edit a shipped one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE projects (
+        link_name   TEXT PRIMARY KEY,
+        id          INTEGER NOT NULL,
+        data        TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE patches (
+        id              INTEGER PRIMARY KEY,
+        project         TEXT NOT NULL,
+        date            TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        archived        INTEGER NOT NULL,
+        submitter_email TEXT NOT NULL COLLATE NOCASE,
+        msgid           TEXT NOT NULL,
+        series_id       INTEGER,
+        name            TEXT NOT NULL,
+        data            TEXT NOT NULL,
+        fingerprint     TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE INDEX patches_project_date ON patches (project, date DESC, id DESC);
+    CREATE INDEX patches_state_date ON patches (state, project, date DESC, id DESC);
+    CREATE INDEX patches_submitter_date ON patches (submitter_email, date DESC, id DESC);
+    CREATE INDEX patches_series ON patches (series_id, id);
+    CREATE INDEX patches_msgid ON patches (msgid);
+    CREATE INDEX patches_updated ON patches (updated_at);
+    CREATE TABLE series (
+        id              INTEGER PRIMARY KEY,
+        project         TEXT NOT NULL,
+        date            TEXT NOT NULL,
+        version         INTEGER NOT NULL,
+        submitter_email TEXT NOT NULL COLLATE NOCASE,
+        cover_msgid     TEXT,
+        data            TEXT NOT NULL,
+        fingerprint     TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE INDEX series_project_date ON series (project, date DESC, id DESC);
+    CREATE INDEX series_submitter ON series (submitter_email, date DESC);
+    CREATE INDEX series_cover_msgid ON series (cover_msgid);
+    CREATE TABLE sync_cursors (
+        project    TEXT PRIMARY KEY,
+        data       TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        job         TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        status      TEXT NOT NULL,
+        summary     TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX runs_job_started ON runs (job, started_at DESC);
+    """,
+)
+
+
+def utc_text(moment: datetime) -> str:
+    """Fixed-width UTC text, so that string order is time order in indexes."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime given to the store")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _now() -> str:
+    return utc_text(datetime.now(UTC))
+
+
+def fingerprint(data: str) -> str:
+    return hashlib.blake2b(data.encode(), digest_size=16).hexdigest()
+
+
+class _Db:
+    """One connection shared by the repositories, serialised by a lock.
+
+    SQLite allows one writer at a time anyway; a lock keeps the API threads and the scheduler
+    from interleaving statements on the same connection.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.lock = threading.RLock()
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.lock:
+            (version,) = self.conn.execute("PRAGMA user_version").fetchone()
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in script.split(";"):
+                        if statement.strip():
+                            self.conn.execute(statement)
+                    self.conn.execute(f"PRAGMA user_version={number}")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            cursor = self.conn.execute(sql, params)
+            rows: list[sqlite3.Row] = cursor.fetchall()
+            return rows
+
+    def upsert(self, sql: str, rows: list[tuple[Any, ...]]) -> WriteResult:
+        """Run an ``INSERT … ON CONFLICT DO UPDATE … WHERE fingerprint differs`` for many rows."""
+        if not rows:
+            return WriteResult()
+        with self.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, rows)
+            written = conn.total_changes - before
+        return WriteResult(written=written, unchanged=len(rows) - written)
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+
+class SqliteProjects(ProjectRepository):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def upsert_projects(self, projects: Iterable[Project]) -> WriteResult:
+        now = _now()
+        rows = []
+        for project in projects:
+            data = project.model_dump_json()
+            rows.append((project.link_name, project.id, data, fingerprint(data), now))
+        return self._db.upsert(
+            """INSERT INTO projects (link_name, id, data, fingerprint, updated_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (link_name) DO UPDATE SET id = excluded.id, data = excluded.data,
+                   fingerprint = excluded.fingerprint, updated_at = excluded.updated_at
+               WHERE projects.fingerprint != excluded.fingerprint""",
+            rows,
+        )
+
+    def get_project(self, link_name: str) -> Project | None:
+        rows = self._db.query("SELECT data FROM projects WHERE link_name = ?", (link_name,))
+        return Project.model_validate_json(rows[0][0]) if rows else None
+
+    def list_projects(self) -> list[Project]:
+        rows = self._db.query("SELECT data FROM projects ORDER BY link_name")
+        return [Project.model_validate_json(row[0]) for row in rows]
+
+
+class SqlitePatches(PatchRepository):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def upsert_patches(self, patches: Iterable[Patch]) -> WriteResult:
+        now = _now()
+        rows = []
+        for patch in patches:
+            data = patch.model_dump_json()
+            rows.append(
+                (
+                    patch.id,
+                    patch.project,
+                    utc_text(patch.date),
+                    patch.state,
+                    int(patch.archived),
+                    patch.submitter.email,
+                    patch.msgid,
+                    patch.series[0].id if patch.series else None,
+                    patch.name,
+                    data,
+                    fingerprint(data),
+                    now,
+                )
+            )
+        return self._db.upsert(
+            """INSERT INTO patches (id, project, date, state, archived, submitter_email, msgid,
+                                    series_id, name, data, fingerprint, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET
+                   project = excluded.project, date = excluded.date, state = excluded.state,
+                   archived = excluded.archived, submitter_email = excluded.submitter_email,
+                   msgid = excluded.msgid, series_id = excluded.series_id, name = excluded.name,
+                   data = excluded.data, fingerprint = excluded.fingerprint,
+                   updated_at = excluded.updated_at
+               WHERE patches.fingerprint != excluded.fingerprint""",
+            rows,
+        )
+
+    def get_patch(self, patch_id: int) -> Patch | None:
+        rows = self._db.query("SELECT data FROM patches WHERE id = ?", (patch_id,))
+        return Patch.model_validate_json(rows[0][0]) if rows else None
+
+    def get_patches(self, patch_ids: Iterable[int]) -> dict[int, Patch]:
+        ids = sorted(set(patch_ids))
+        found: dict[int, Patch] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._db.query(f"SELECT data FROM patches WHERE id IN ({marks})", chunk):  # noqa: S608 - placeholders only
+                patch = Patch.model_validate_json(row[0])
+                found[patch.id] = patch
+        return found
+
+    def patches_by_msgid(self, msgid: str) -> list[Patch]:
+        rows = self._db.query("SELECT data FROM patches WHERE msgid = ? ORDER BY id", (msgid,))
+        return [Patch.model_validate_json(row[0]) for row in rows]
+
+    def list_patches(
+        self,
+        *,
+        project: str | None = None,
+        state: Sequence[str] = (),
+        submitter: str | None = None,
+        series_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Patch]:
+        where: list[str] = []
+        params: list[Any] = []
+        if project is not None:
+            where.append("project = ?")
+            params.append(project)
+        if state:
+            where.append(f"state IN ({','.join('?' * len(state))})")
+            params.extend(state)
+        if submitter is not None:
+            where.append("submitter_email = ?")
+            params.append(submitter)
+        if series_id is not None:
+            where.append("series_id = ?")
+            params.append(series_id)
+        if since is not None:
+            where.append("date >= ?")
+            params.append(utc_text(since))
+        if until is not None:
+            where.append("date < ?")
+            params.append(utc_text(until))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._db.query(
+            f"SELECT data FROM patches {clause} ORDER BY date DESC, id DESC LIMIT ?",  # noqa: S608 - fixed fragments, values bound
+            [*params, limit],
+        )
+        return [Patch.model_validate_json(row[0]) for row in rows]
+
+    def count_patches(self, project: str | None = None) -> int:
+        if project is None:
+            rows = self._db.query("SELECT COUNT(*) FROM patches")
+        else:
+            rows = self._db.query("SELECT COUNT(*) FROM patches WHERE project = ?", (project,))
+        return int(rows[0][0])
+
+
+class SqliteSeries(SeriesRepository):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def upsert_series(self, series: Iterable[Series]) -> WriteResult:
+        now = _now()
+        rows = []
+        for item in series:
+            data = item.model_dump_json()
+            rows.append(
+                (
+                    item.id,
+                    item.project,
+                    utc_text(item.date),
+                    item.version,
+                    item.submitter.email,
+                    item.cover_letter.msgid if item.cover_letter else None,
+                    data,
+                    fingerprint(data),
+                    now,
+                )
+            )
+        return self._db.upsert(
+            """INSERT INTO series (id, project, date, version, submitter_email, cover_msgid,
+                                   data, fingerprint, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (id) DO UPDATE SET
+                   project = excluded.project, date = excluded.date, version = excluded.version,
+                   submitter_email = excluded.submitter_email,
+                   cover_msgid = excluded.cover_msgid, data = excluded.data,
+                   fingerprint = excluded.fingerprint, updated_at = excluded.updated_at
+               WHERE series.fingerprint != excluded.fingerprint""",
+            rows,
+        )
+
+    def get_series(self, series_id: int) -> Series | None:
+        rows = self._db.query("SELECT data FROM series WHERE id = ?", (series_id,))
+        return Series.model_validate_json(rows[0][0]) if rows else None
+
+    def known_series_ids(self, series_ids: Iterable[int]) -> set[int]:
+        ids = sorted(set(series_ids))
+        known: set[int] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(f"SELECT id FROM series WHERE id IN ({marks})", chunk)  # noqa: S608 - placeholders only
+            known.update(int(row[0]) for row in rows)
+        return known
+
+
+class SqliteCursors(CursorRepository):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def get_cursor(self, project: str) -> SyncCursor | None:
+        rows = self._db.query("SELECT data FROM sync_cursors WHERE project = ?", (project,))
+        return SyncCursor.model_validate_json(rows[0][0]) if rows else None
+
+    def save_cursor(self, project: str, cursor: SyncCursor) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                """INSERT INTO sync_cursors (project, data, updated_at) VALUES (?, ?, ?)
+                   ON CONFLICT (project) DO UPDATE SET data = excluded.data,
+                       updated_at = excluded.updated_at
+                   WHERE sync_cursors.data != excluded.data""",
+                (project, cursor.model_dump_json(), _now()),
+            )
+
+
+class SqliteRuns(RunRepository):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def start_run(self, job: str, started_at: datetime) -> int:
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (job, started_at, status) VALUES (?, ?, 'running')",
+                (job, utc_text(started_at)),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def finish_run(
+        self, run_id: int, *, finished_at: datetime, status: str, summary: dict[str, Any]
+    ) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+                (utc_text(finished_at), status, json.dumps(summary, sort_keys=True), run_id),
+            )
+
+    def last_runs(self) -> dict[str, RunRecord]:
+        rows = self._db.query(
+            """SELECT id, job, started_at, finished_at, status, summary FROM runs AS r
+               WHERE id = (SELECT id FROM runs WHERE job = r.job ORDER BY started_at DESC, id DESC
+                           LIMIT 1)
+               ORDER BY job"""
+        )
+        return {
+            row[1]: RunRecord(
+                id=row[0],
+                job=row[1],
+                started_at=datetime.fromisoformat(row[2]),
+                finished_at=datetime.fromisoformat(row[3]) if row[3] else None,
+                status=row[4],
+                summary=json.loads(row[5]),
+            )
+            for row in rows
+        }
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path) -> None:
+        self._db = _Db(path)
+        self.path = path
+        self.projects = SqliteProjects(self._db)
+        self.patches = SqlitePatches(self._db)
+        self.series = SqliteSeries(self._db)
+        self.cursors = SqliteCursors(self._db)
+        self.runs = SqliteRuns(self._db)
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Job summaries: what a run did, as one line for people and one JSON object for scripts.
+
+The JSON keys are a contract (see README): ``job``, ``requests``, ``written``, ``unchanged``,
+``skipped``, ``errors``, ``seconds``, plus each job's own counts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, Field
+
+from lkml_assistant.models.records import WriteResult
+
+
+class JobSummary(BaseModel):
+    job: str
+    status: str = Field("ok", description="ok, partial (some projects failed) or failed")
+    requests: int = 0
+    written: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    skip_reasons: dict[str, int] = Field(default_factory=dict)
+    error_messages: list[str] = Field(default_factory=list)
+
+    # Fields shown in the one-line human summary, in order, with their labels.
+    line_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def __iadd__(self, result: WriteResult) -> Self:
+        self.written += result.written
+        self.unchanged += result.unchanged
+        return self
+
+    def skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        self.error_messages.append(message)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=True)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+    def line(self) -> str:
+        parts = [f"{self.requests} requests"]
+        parts += [f"{getattr(self, name)} {label}" for name, label in self.line_fields]
+        parts += [
+            f"{self.written} written",
+            f"{self.unchanged} unchanged",
+            f"{self.skipped} skipped",
+            f"{self.errors} errors",
+        ]
+        status = "" if self.status == "ok" else f" [{self.status}]"
+        return f"{self.job}: {', '.join(parts)} in {self.seconds:.1f} s{status}"

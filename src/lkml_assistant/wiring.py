@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Build clients from settings, in one place for the CLI, the local server and Lambda."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from lkml_assistant.config import Settings
+from lkml_assistant.sources.http import HttpClient, RetryPolicy
+from lkml_assistant.sources.patchwork import PatchworkClient
+
+
+def http_client(settings: Settings) -> HttpClient:
+    return HttpClient(
+        user_agent_extra=settings.user_agent_extra,
+        timeout=settings.http_timeout,
+        interval=settings.request_interval,
+        policy=RetryPolicy(
+            retries=settings.http_retries,
+            backoff_base=settings.backoff_base,
+            backoff_max=settings.backoff_max,
+        ),
+        headers={"Accept": "application/json"},
+    )
+
+
+@contextmanager
+def patchwork_client(settings: Settings) -> Iterator[PatchworkClient]:
+    http = http_client(settings)
+    try:
+        yield PatchworkClient(http, settings.patchwork_api_url, page_size=settings.page_size)
+    finally:
+        http.close()
