@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The SQLite store: idempotent upserts that write only changes, cursors, run records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from lkml_assistant.models.records import SyncCursor
+from lkml_assistant.repositories.sqlite import SqliteStore
+from lkml_assistant.sources.patchwork_mapping import map_patch, map_series
+from tests.shared_data import patchwork_dump
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    patches = [map_patch(raw, UTC) for raw in json.loads((patchwork_dump() / "patches.json").read_text())]
+    series = [map_series(raw, UTC) for raw in json.loads((patchwork_dump() / "series.json").read_text())]
+    return patches, series
+
+
+@pytest.fixture
+def store(tmp_path):
+    with SqliteStore(tmp_path / "store.sqlite3") as store:
+        yield store
+
+
+def test_upsert_writes_once_then_nothing(store, recorded):
+    patches, series = recorded
+    first = store.patches.upsert_patches(patches)
+    assert (first.written, first.unchanged) == (2060, 0)
+    again = store.patches.upsert_patches(patches)
+    assert (again.written, again.unchanged) == (0, 2060)
+    assert store.series.upsert_series(series).written == 829
+    assert store.series.upsert_series(series).written == 0
+    assert store.patches.count_patches("netfilter-devel") == 2060
+
+
+def test_a_changed_state_is_one_write_and_is_read_back(store, recorded):
+    patches, _ = recorded
+    store.patches.upsert_patches(patches)
+    target = patches[100]
+    result = store.patches.upsert_patches([target.model_copy(update={"state": "accepted"})])
+    assert (result.written, result.unchanged) == (1, 0)
+    assert store.patches.get_patch(target.id).state == "accepted"  # type: ignore[union-attr]
+    assert [p.id for p in store.patches.list_patches(state=["accepted"])] == [target.id]
+
+
+def test_queries_follow_the_access_patterns(store, recorded):
+    patches, _ = recorded
+    store.patches.upsert_patches(patches)
+    newest = store.patches.list_patches(project="netfilter-devel", limit=5)
+    assert [p.date for p in newest] == sorted((p.date for p in newest), reverse=True)
+    assert newest[0].date == max(p.date for p in patches)
+    some = patches[500]
+    assert some in store.patches.patches_by_msgid(some.msgid)
+    by_submitter = store.patches.list_patches(submitter=some.submitter.email.upper(), limit=1000)
+    assert by_submitter and all(p.submitter.email.lower() == some.submitter.email.lower() for p in by_submitter)
+    series_id = some.series[0].id
+    assert some in store.patches.list_patches(series_id=series_id)
+    window = store.patches.list_patches(since=some.date, until=some.date + timedelta(seconds=1))
+    assert some in window
+
+
+def test_indexes_serve_the_queries(store):
+    plan = store._db.query(  # noqa: SLF001 - checking the query plan is the point
+        "EXPLAIN QUERY PLAN SELECT data FROM patches WHERE project = ? ORDER BY date DESC, id DESC LIMIT 30",
+        ("x",),
+    )
+    assert any("patches_project_date" in row[3] for row in plan)
+
+
+def test_wal_mode_is_on(store):
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_cursors_and_runs_round_trip(store):
+    assert store.cursors.get_cursor("p") is None
+    cursor = SyncCursor(patches_since="2025-01-01T00:00:00", events_since="x", last_event_id=7)
+    store.cursors.save_cursor("p", cursor)
+    assert store.cursors.get_cursor("p") == cursor
+    run_id = store.runs.start_run("fetch-patches", datetime.now(UTC))
+    assert store.runs.last_runs()["fetch-patches"].status == "running"
+    store.runs.finish_run(run_id, finished_at=datetime.now(UTC), status="ok", summary={"written": 3})
+    last = store.runs.last_runs()["fetch-patches"]
+    assert last.status == "ok" and last.summary == {"written": 3}
+
+
+def test_reopening_keeps_data_and_schema(tmp_path, recorded):
+    patches, _ = recorded
+    with SqliteStore(tmp_path / "s.sqlite3") as store:
+        store.patches.upsert_patches(patches[:10])
+    with SqliteStore(tmp_path / "s.sqlite3") as store:
+        assert store.patches.count_patches() == 10
