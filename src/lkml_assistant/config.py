@@ -127,8 +127,8 @@ class Settings(BaseSettings):
             return value
         if not value.startswith("sqlite:///"):
             raise ValueError(f"LKML_STORE must be sqlite:///ABSOLUTE/PATH or dynamodb: {value!r}")
-        if not Path(value.removeprefix("sqlite://")).is_absolute():
-            raise ValueError(f"LKML_STORE needs an absolute path: {value!r}")
+        if not value.removeprefix("sqlite:///").strip("/"):
+            raise ValueError(f"LKML_STORE names no file: {value!r}")
         return value
 
     @field_validator("log_level")
@@ -143,7 +143,8 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         if not self.store.startswith("sqlite:///"):
             raise ValueError(f"store {self.store!r} is not a SQLite store")
-        return Path(self.store.removeprefix("sqlite://"))
+        # sqlite:///var/x.db and sqlite:////var/x.db both name /var/x.db: the path is absolute.
+        return Path("/" + self.store.removeprefix("sqlite:///").lstrip("/"))
 
     @property
     def patchwork_api_url(self) -> str:
