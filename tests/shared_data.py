@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Where the shared test data lies: LKML_SHARED_DIR, by default the repository's sibling ../shared."""
+"""Where the shared test data lies: LKML_SHARED_DIR, by default the sibling ../shared."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def test_config_file_is_read_and_env_wins(monkeypatch, tmp_path):
 
 def test_missing_config_file_named_explicitly_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("LKML_CONFIG", str(tmp_path / "nope.toml"))
-    with pytest.raises(ConfigFileMissingError, match="nope.toml"):
+    with pytest.raises(ConfigFileMissingError, match=r"nope\.toml"):
         load_settings()
 
 
