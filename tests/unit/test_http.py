@@ -146,7 +146,7 @@ def test_user_agent_names_us_and_the_operator_suffix():
     agent = recorder.requests[0].headers["User-Agent"]
     assert agent.startswith("lkml-assistant/")
     assert agent.endswith("(ops@example.org)")
-    assert user_agent() .startswith("lkml-assistant/")
+    assert user_agent().startswith("lkml-assistant/")
 
 
 def test_pacing_spaces_requests():
