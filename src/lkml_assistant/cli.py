@@ -21,7 +21,7 @@ from lkml_assistant.config import ConfigFileMissingError, Settings, load_setting
 from lkml_assistant.repositories import open_store
 from lkml_assistant.repositories.factory import StoreUnavailableError
 from lkml_assistant.services.summary import JobSummary
-from lkml_assistant.wiring import patchwork_client
+from lkml_assistant.wiring import lore_client, patchwork_client
 
 PROG = "lkml-assistant"
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
@@ -97,6 +97,37 @@ def cmd_fetch_patches(args: argparse.Namespace) -> int:
     return _report(summary, args.json)
 
 
+def cmd_fetch_discussions(args: argparse.Namespace) -> int:
+    from lkml_assistant.services.fetch_discussions import FetchDiscussions
+
+    settings = _load(args, projects=args.project or None)
+    _setup_logging(settings.log_level, args.verbose, args.quiet)
+    with open_store(settings) as store, lore_client(settings) as lore:
+        projects = settings.projects if not args.patch else []
+        summary = FetchDiscussions(store, lore).run(patch_ids=args.patch or [], projects=projects)
+    return _report(summary, args.json)
+
+
+def cmd_refresh_discussions(args: argparse.Namespace) -> int:
+    from lkml_assistant.services.refresh_discussions import RefreshDiscussions
+
+    settings = _load(args)
+    _setup_logging(settings.log_level, args.verbose, args.quiet)
+    with open_store(settings) as store, lore_client(settings) as lore:
+        summary = RefreshDiscussions(store, lore).run(days=args.days, full=args.full)
+    return _report(summary, args.json)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {value!r}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -131,6 +162,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fetch.add_argument("--full", action="store_true", help="re-crawl instead of reading changes")
     fetch.set_defaults(handler=cmd_fetch_patches)
+
+    discussions = commands.add_parser(
+        "fetch-discussions",
+        parents=[common],
+        help="read the review threads of tracked patches from lore",
+        description="Fetch the lore thread of every tracked patch that has none yet or a stale "
+        "one, and extract replies and trailers.",
+    )
+    discussions.add_argument(
+        "--patch",
+        action="append",
+        type=_positive_int,
+        metavar="ID",
+        help="Patchwork patch id (repeatable); default: every patch that needs it",
+    )
+    discussions.add_argument(
+        "--project",
+        action="append",
+        metavar="P",
+        help="only patches of this project (repeatable; default: LKML_PROJECTS)",
+    )
+    discussions.set_defaults(handler=cmd_fetch_discussions)
+
+    refresh = commands.add_parser(
+        "refresh-discussions",
+        parents=[common],
+        help="bring the threads of recent patches up to date",
+        description="Ask lore which messages arrived since the last refresh and re-fetch only "
+        "the threads they belong to.",
+    )
+    refresh.add_argument(
+        "--days",
+        type=_positive_int,
+        default=14,
+        metavar="N",
+        help="threads of patches submitted in the last N days (default 14)",
+    )
+    refresh.add_argument(
+        "--full", action="store_true", help="re-fetch every recent thread (the safety net)"
+    )
+    refresh.set_defaults(handler=cmd_refresh_discussions)
     return parser
 
 

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 
 from lkml_assistant.config import Settings
 from lkml_assistant.sources.http import HttpClient, RetryPolicy
+from lkml_assistant.sources.lore import LoreClient
 from lkml_assistant.sources.patchwork import PatchworkClient
 
 
-def http_client(settings: Settings) -> HttpClient:
+def http_client(settings: Settings, *, accept: str = "application/json") -> HttpClient:
     return HttpClient(
         user_agent_extra=settings.user_agent_extra,
         timeout=settings.http_timeout,
@@ -21,7 +22,7 @@ def http_client(settings: Settings) -> HttpClient:
             backoff_base=settings.backoff_base,
             backoff_max=settings.backoff_max,
         ),
-        headers={"Accept": "application/json"},
+        headers={"Accept": accept},
     )
 
 
@@ -30,5 +31,14 @@ def patchwork_client(settings: Settings) -> Iterator[PatchworkClient]:
     http = http_client(settings)
     try:
         yield PatchworkClient(http, settings.patchwork_api_url, page_size=settings.page_size)
+    finally:
+        http.close()
+
+
+@contextmanager
+def lore_client(settings: Settings) -> Iterator[LoreClient]:
+    http = http_client(settings, accept="application/gzip, application/mbox, */*")
+    try:
+        yield LoreClient(http, settings.lore_url)
     finally:
         http.close()

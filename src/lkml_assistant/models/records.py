@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lkml_assistant.models.discussion import PatchReviewSummary, Trailer
+
 
 class SyncCursor(BaseModel):
     """Where the last successful sync of one project stopped.
@@ -46,3 +48,45 @@ class WriteResult(BaseModel):
         self.written += other.written
         self.unchanged += other.unchanged
         return self
+
+
+class StoredMessage(BaseModel):
+    """One mail of a discussion as the store keeps it: one record per Message-ID."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    list_name: str
+    thread_root: str
+    parent_id: str | None = None
+    link: str = Field(description="How the parent was found: root, references, orphan …")
+    subject: str = ""
+    author_name: str = ""
+    author_email: str = ""
+    date: datetime | None = None
+    has_patch: bool = False
+    from_rewritten: bool = False
+    body: str = Field("", description="Decoded text; quoted lines are listed in quoted_lines.")
+    quoted_lines: tuple[int, ...] = ()
+    trailers: tuple[Trailer, ...] = Field((), description="Trailers given in this mail.")
+
+
+class PatchDiscussion(BaseModel):
+    """The review state of one patch, derived from its thread."""
+
+    model_config = ConfigDict(frozen=True)
+
+    patch_id: int
+    message_id: str
+    list_name: str
+    thread_root: str | None = Field(None, description="None: the thread was not found on lore.")
+    summary: PatchReviewSummary
+    fetched_at: datetime
+
+
+class LoreCursor(BaseModel):
+    """Where the last refresh of one list stopped: messages received up to ``received_until``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    received_until: datetime

@@ -14,7 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from lkml_assistant.models.domain import Patch, Project, Series
-from lkml_assistant.models.records import RunRecord, SyncCursor, WriteResult
+from lkml_assistant.models.records import (
+    LoreCursor,
+    PatchDiscussion,
+    RunRecord,
+    StoredMessage,
+    SyncCursor,
+    WriteResult,
+)
 
 
 class ProjectRepository(ABC):
@@ -40,6 +47,9 @@ class PatchRepository(ABC):
 
     @abstractmethod
     def patches_by_msgid(self, msgid: str) -> list[Patch]: ...
+
+    @abstractmethod
+    def patches_by_msgids(self, msgids: Iterable[str]) -> list[Patch]: ...
 
     @abstractmethod
     def list_patches(
@@ -77,6 +87,46 @@ class CursorRepository(ABC):
     @abstractmethod
     def save_cursor(self, project: str, cursor: SyncCursor) -> None: ...
 
+    @abstractmethod
+    def get_lore_cursor(self, list_name: str) -> LoreCursor | None: ...
+
+    @abstractmethod
+    def save_lore_cursor(self, list_name: str, cursor: LoreCursor) -> None: ...
+
+
+class DiscussionRepository(ABC):
+    """Messages (one record per Message-ID, keyed by thread) and per-patch review state."""
+
+    @abstractmethod
+    def upsert_messages(self, messages: Iterable[StoredMessage]) -> WriteResult: ...
+
+    @abstractmethod
+    def thread_messages(self, thread_root: str) -> list[StoredMessage]:
+        """Oldest first."""
+
+    @abstractmethod
+    def known_message_ids(self, message_ids: Iterable[str]) -> dict[str, str]:
+        """Message-ID → thread root, for the ids we hold."""
+
+    @abstractmethod
+    def upsert_discussions(self, discussions: Iterable[PatchDiscussion]) -> WriteResult: ...
+
+    @abstractmethod
+    def get_discussion(self, patch_id: int) -> PatchDiscussion | None: ...
+
+    @abstractmethod
+    def patches_without_discussion(
+        self, *, projects: Sequence[str] = (), since: datetime | None = None, limit: int = 10_000
+    ) -> list[int]:
+        """Patch ids with no discussion yet, or one marked stale; newest patches first."""
+
+    @abstractmethod
+    def mark_stale(self, patch_ids: Iterable[int]) -> int: ...
+
+    @abstractmethod
+    def recent_thread_roots(self, since: datetime) -> dict[str, str]:
+        """Thread root → list name, for the threads of patches submitted since ``since``."""
+
 
 class RunRepository(ABC):
     @abstractmethod
@@ -100,6 +150,7 @@ class Store(ABC):
     series: SeriesRepository
     cursors: CursorRepository
     runs: RunRepository
+    discussions: DiscussionRepository
 
     @abstractmethod
     def close(self) -> None: ...

@@ -19,9 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from lkml_assistant.models.domain import Patch, Project, Series
-from lkml_assistant.models.records import RunRecord, SyncCursor, WriteResult
+from lkml_assistant.models.records import (
+    LoreCursor,
+    PatchDiscussion,
+    RunRecord,
+    StoredMessage,
+    SyncCursor,
+    WriteResult,
+)
 from lkml_assistant.repositories.base import (
     CursorRepository,
+    DiscussionRepository,
     PatchRepository,
     ProjectRepository,
     RunRepository,
@@ -87,6 +95,39 @@ MIGRATIONS: tuple[str, ...] = (
         summary     TEXT NOT NULL DEFAULT '{}'
     );
     CREATE INDEX runs_job_started ON runs (job, started_at DESC);
+    """,
+    """
+    CREATE TABLE messages (
+        message_id   TEXT PRIMARY KEY,
+        list_name    TEXT NOT NULL,
+        thread_root  TEXT NOT NULL,
+        parent_id    TEXT,
+        author_email TEXT NOT NULL COLLATE NOCASE,
+        date         TEXT,
+        data         TEXT NOT NULL,
+        fingerprint  TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+    CREATE INDEX messages_thread ON messages (thread_root, date);
+    CREATE INDEX messages_author ON messages (author_email, date DESC);
+    CREATE TABLE discussions (
+        patch_id    INTEGER PRIMARY KEY,
+        message_id  TEXT NOT NULL,
+        list_name   TEXT NOT NULL,
+        thread_root TEXT,
+        stale       INTEGER NOT NULL DEFAULT 0,
+        fetched_at  TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX discussions_thread ON discussions (thread_root);
+    CREATE INDEX discussions_stale ON discussions (stale) WHERE stale = 1;
+    CREATE TABLE lore_cursors (
+        list_name  TEXT PRIMARY KEY,
+        data       TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
     """,
 )
 
@@ -257,6 +298,19 @@ class SqlitePatches(PatchRepository):
         rows = self._db.query("SELECT data FROM patches WHERE msgid = ? ORDER BY id", (msgid,))
         return [Patch.model_validate_json(row[0]) for row in rows]
 
+    def patches_by_msgids(self, msgids: Iterable[str]) -> list[Patch]:
+        ids = sorted(set(msgids))
+        found: list[Patch] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT data FROM patches WHERE msgid IN ({marks}) ORDER BY id",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            found.extend(Patch.model_validate_json(row[0]) for row in rows)
+        return found
+
     def list_patches(
         self,
         *,
@@ -371,6 +425,152 @@ class SqliteCursors(CursorRepository):
                 (project, cursor.model_dump_json(), _now()),
             )
 
+    def get_lore_cursor(self, list_name: str) -> LoreCursor | None:
+        rows = self._db.query("SELECT data FROM lore_cursors WHERE list_name = ?", (list_name,))
+        return LoreCursor.model_validate_json(rows[0][0]) if rows else None
+
+    def save_lore_cursor(self, list_name: str, cursor: LoreCursor) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                """INSERT INTO lore_cursors (list_name, data, updated_at) VALUES (?, ?, ?)
+                   ON CONFLICT (list_name) DO UPDATE SET data = excluded.data,
+                       updated_at = excluded.updated_at""",
+                (list_name, cursor.model_dump_json(), _now()),
+            )
+
+
+class SqliteDiscussions(DiscussionRepository):
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def upsert_messages(self, messages: Iterable[StoredMessage]) -> WriteResult:
+        now = _now()
+        rows = []
+        for message in messages:
+            data = message.model_dump_json()
+            rows.append(
+                (
+                    message.message_id,
+                    message.list_name,
+                    message.thread_root,
+                    message.parent_id,
+                    message.author_email,
+                    utc_text(message.date) if message.date else None,
+                    data,
+                    fingerprint(data),
+                    now,
+                )
+            )
+        return self._db.upsert(
+            """INSERT INTO messages (message_id, list_name, thread_root, parent_id, author_email,
+                                     date, data, fingerprint, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (message_id) DO UPDATE SET
+                   list_name = excluded.list_name, thread_root = excluded.thread_root,
+                   parent_id = excluded.parent_id, author_email = excluded.author_email,
+                   date = excluded.date, data = excluded.data,
+                   fingerprint = excluded.fingerprint, updated_at = excluded.updated_at
+               WHERE messages.fingerprint != excluded.fingerprint""",
+            rows,
+        )
+
+    def thread_messages(self, thread_root: str) -> list[StoredMessage]:
+        rows = self._db.query(
+            "SELECT data FROM messages WHERE thread_root = ? ORDER BY date, message_id",
+            (thread_root,),
+        )
+        return [StoredMessage.model_validate_json(row[0]) for row in rows]
+
+    def known_message_ids(self, message_ids: Iterable[str]) -> dict[str, str]:
+        ids = sorted(set(message_ids))
+        known: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT message_id, thread_root FROM messages WHERE message_id IN ({marks})",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            known.update((row[0], row[1]) for row in rows)
+        return known
+
+    def upsert_discussions(self, discussions: Iterable[PatchDiscussion]) -> WriteResult:
+        now = _now()
+        rows = []
+        for item in discussions:
+            # fetched_at is bookkeeping: a re-fetch that found the same thread changes nothing.
+            data = item.model_dump_json()
+            stable = item.model_dump_json(exclude={"fetched_at"})
+            rows.append(
+                (
+                    item.patch_id,
+                    item.message_id,
+                    item.list_name,
+                    item.thread_root,
+                    utc_text(item.fetched_at),
+                    data,
+                    fingerprint(stable),
+                    now,
+                )
+            )
+        return self._db.upsert(
+            """INSERT INTO discussions (patch_id, message_id, list_name, thread_root, stale,
+                                        fetched_at, data, fingerprint, updated_at)
+               VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)
+               ON CONFLICT (patch_id) DO UPDATE SET
+                   message_id = excluded.message_id, list_name = excluded.list_name,
+                   thread_root = excluded.thread_root, stale = 0,
+                   fetched_at = excluded.fetched_at, data = excluded.data,
+                   fingerprint = excluded.fingerprint, updated_at = excluded.updated_at
+               WHERE discussions.fingerprint != excluded.fingerprint OR discussions.stale = 1""",
+            rows,
+        )
+
+    def get_discussion(self, patch_id: int) -> PatchDiscussion | None:
+        rows = self._db.query("SELECT data FROM discussions WHERE patch_id = ?", (patch_id,))
+        return PatchDiscussion.model_validate_json(rows[0][0]) if rows else None
+
+    def patches_without_discussion(
+        self, *, projects: Sequence[str] = (), since: datetime | None = None, limit: int = 10_000
+    ) -> list[int]:
+        where = ["(d.patch_id IS NULL OR d.stale = 1)"]
+        params: list[Any] = []
+        if projects:
+            where.append(f"p.project IN ({','.join('?' * len(projects))})")
+            params.extend(projects)
+        if since is not None:
+            where.append("p.date >= ?")
+            params.append(utc_text(since))
+        rows = self._db.query(
+            f"""SELECT p.id FROM patches AS p LEFT JOIN discussions AS d ON d.patch_id = p.id
+                WHERE {" AND ".join(where)} ORDER BY p.date DESC, p.id DESC LIMIT ?""",  # noqa: S608 - fixed fragments, values bound
+            [*params, limit],
+        )
+        return [int(row[0]) for row in rows]
+
+    def mark_stale(self, patch_ids: Iterable[int]) -> int:
+        ids = sorted(set(patch_ids))
+        changed = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with self._db.transaction() as conn:
+                cursor = conn.execute(
+                    f"UPDATE discussions SET stale = 1 WHERE stale = 0 AND patch_id IN ({marks})",  # noqa: S608 - placeholders only
+                    chunk,
+                )
+                changed += cursor.rowcount
+        return changed
+
+    def recent_thread_roots(self, since: datetime) -> dict[str, str]:
+        rows = self._db.query(
+            """SELECT DISTINCT d.thread_root, d.list_name FROM discussions AS d
+               JOIN patches AS p ON p.id = d.patch_id
+               WHERE d.thread_root IS NOT NULL AND p.date >= ?""",
+            (utc_text(since),),
+        )
+        return {row[0]: row[1] for row in rows}
+
 
 class SqliteRuns(RunRepository):
     def __init__(self, db: _Db) -> None:
@@ -423,6 +623,7 @@ class SqliteStore(Store):
         self.series = SqliteSeries(self._db)
         self.cursors = SqliteCursors(self._db)
         self.runs = SqliteRuns(self._db)
+        self.discussions = SqliteDiscussions(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,129 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""RefreshDiscussions: keep the threads of recent patches current, at the cost of new mail.
+
+For each list with recent threads, one search asks public-inbox which messages it received
+since the last refresh (``rt:``). Messages we already hold are ignored; the others are mapped
+through their References and In-Reply-To to the threads we track, and only those threads are
+fetched again. With nothing new a list costs one request; with K threads changed, K + 1.
+``full`` re-fetches every recent thread: the periodic safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+from lkml_assistant.models.records import LoreCursor
+from lkml_assistant.repositories.base import Store
+from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
+from lkml_assistant.sources.http import UpstreamError
+from lkml_assistant.sources.lore import LoreClient
+from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
+
+log = logging.getLogger(__name__)
+
+JOB = "refresh-discussions"
+# Searches overlap the previous one by this much, so clock skew between us and the archive,
+# or mail indexed late, cannot slip between two refreshes. Known messages are ignored.
+OVERLAP = timedelta(minutes=30)
+
+
+class RefreshDiscussions:
+    def __init__(self, store: Store, lore: LoreClient) -> None:
+        self.store = store
+        self.lore = lore
+        self.reader = ThreadReader(store, lore)
+
+    def run(
+        self, *, days: int = 14, full: bool = False, now: datetime | None = None
+    ) -> DiscussionSummary:
+        started = time.monotonic()
+        now = now or datetime.now(UTC)
+        requests_before = self.lore.http.stats.requests
+        summary = DiscussionSummary(job=JOB)
+        run_id = self.store.runs.start_run(JOB, datetime.now(UTC))
+        try:
+            roots = self.store.discussions.recent_thread_roots(now - timedelta(days=days))
+            lists = sorted(set(roots.values()))
+            failed = 0
+            for list_name in lists:
+                mine = sorted(root for root, name in roots.items() if name == list_name)
+                try:
+                    self._refresh_list(list_name, mine, full=full, now=now, summary=summary)
+                except UpstreamError as exc:
+                    failed += 1
+                    summary.error(f"{list_name}: {exc}")
+                    log.error("refreshing %s: %s", list_name, exc)
+            if failed:
+                summary.status = "failed" if failed == len(lists) else "partial"
+        finally:
+            summary.requests = self.lore.http.stats.requests - requests_before
+            summary.seconds = time.monotonic() - started
+            self.store.runs.finish_run(
+                run_id,
+                finished_at=datetime.now(UTC),
+                status=summary.status,
+                summary=summary.as_dict(),
+            )
+        return summary
+
+    def _refresh_list(
+        self,
+        list_name: str,
+        roots: list[str],
+        *,
+        full: bool,
+        now: datetime,
+        summary: DiscussionSummary,
+    ) -> None:
+        cursor = self.store.cursors.get_lore_cursor(list_name)
+        complete = True
+        if full or cursor is None:
+            changed = set(roots)
+        else:
+            since = cursor.received_until - OVERLAP
+            changed, complete = self._changed_threads(list_name, since, summary)
+        for root in sorted(changed):
+            self.reader.read(list_name, root, summary)
+        # Only now, and only after a whole answer: otherwise the same window is searched again.
+        if complete:
+            self.store.cursors.save_lore_cursor(list_name, LoreCursor(received_until=now))
+
+    def _changed_threads(
+        self, list_name: str, since: datetime, summary: DiscussionSummary
+    ) -> tuple[set[str], bool]:
+        """Roots of the tracked threads that received mail, and whether the answer was whole."""
+        data = self.lore.search_mbox(list_name, f"rt:{int(since.timestamp())}..")
+        if data is None:
+            return set(), True
+        archive = read_mbox_archive(data)
+        if not archive.complete:
+            # Without the whole answer we cannot know what we missed: fetch every thread
+            # touched by what did arrive, and search the same window again next time.
+            summary.skip("truncated search answer")
+        new = []
+        for raw in archive.messages:
+            try:
+                new.append(parse_message(raw))
+            except MailParseError as exc:
+                summary.skip(f"unusable message: {exc.reason}")
+        known = self.store.discussions.known_message_ids(m.message_id for m in new)
+        unknown = [m for m in new if m.message_id not in known]
+        summary.messages_seen += len(new)
+        wanted: set[str] = set()
+        for message in unknown:
+            ids = [*message.references]
+            if message.in_reply_to:
+                ids.append(message.in_reply_to)
+            wanted.update(ids)
+        roots = set(self.store.discussions.known_message_ids(wanted).values())
+        log.info(
+            "%s: %d messages received since %s, %d new, touching %d tracked threads",
+            list_name,
+            len(new),
+            since.isoformat(),
+            len(unknown),
+            len(roots),
+        )
+        return roots, archive.complete
