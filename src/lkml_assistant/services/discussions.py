@@ -77,15 +77,19 @@ class ThreadReader:
         thread, complete = self._download(list_name, anchor, summary)
         if thread is None:
             return ThreadResult(None, complete, frozenset())
-        stored = [self._stored(list_name, thread, mid) for mid in thread.messages]
-        result = self.store.discussions.upsert_messages(stored)
-        summary.messages_written += result.written
-        summary += result
-        patch_ids = self._summarize(list_name, thread, summary)
+        patch_ids = self.ingest(list_name, thread, summary)
         if not complete:
             # Keep what we have, but fetch this thread again next time.
             self.store.discussions.mark_stale(patch_ids)
         return ThreadResult(thread, complete, frozenset(patch_ids))
+
+    def ingest(self, list_name: str, thread: Thread, summary: DiscussionSummary) -> set[int]:
+        """Store a thread's messages and the review summary of every tracked patch in it."""
+        stored = [self._stored(list_name, thread, mid) for mid in thread.messages]
+        result = self.store.discussions.upsert_messages(stored)
+        summary.messages_written += result.written
+        summary += result
+        return self._summarize(list_name, thread, summary)
 
     def _download(
         self, list_name: str, anchor: str, summary: DiscussionSummary
