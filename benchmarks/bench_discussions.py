@@ -23,6 +23,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from tests.shared_data import patchwork_dump, shared_dir
+
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
 from lkml_assistant.services.fetch_discussions import FetchDiscussions
@@ -32,7 +34,6 @@ from lkml_assistant.sources.lore import LoreClient
 from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
 from lkml_assistant.sources.patchwork_mapping import map_patch, map_project, map_series
 from lkml_assistant.sources.review import build_threads
-from tests.shared_data import patchwork_dump, shared_dir
 
 PATCHWORK_MSGS_PER_S = (85, 108)
 TARGET_FACTOR = 20

@@ -43,7 +43,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-
 from tests.shared_data import patchwork_dump
 
 RECORDED_ORIGIN = "http://127.0.0.1:18651"
@@ -542,13 +541,17 @@ class PatchworkServer:
                 for i in items
                 if str(i["project"]["id"]) == project or i["project"]["link_name"] == project
             ]
-        for name, keep in (("since", lambda d, m: d >= m), ("before", lambda d, m: d < m)):
+        for name in ("since", "before"):
             value = query.get(name)
             if value is not None:
                 moment = _parse_naive(value)
                 if moment is None:
                     return []
-                items = [i for i in items if keep(datetime.fromisoformat(i["date"]), moment)]
+                items = [
+                    i
+                    for i in items
+                    if (datetime.fromisoformat(i["date"]) >= moment) == (name == "since")
+                ]
         if kind == "patches":
             states = query.getlist("state")
             if states:
