@@ -512,6 +512,9 @@ class PatchworkServer:
         elif key.isdigit():
             if kind == "patches":
                 obj = self.data.detail(int(key))
+            elif kind == "covers" and int(key) in self.data.covers:
+                cover = self.data.covers[int(key)]
+                obj = {**cover, "headers": {"Message-Id": cover["msgid"]}, "content": ""}
             else:
                 obj = getattr(self.data, kind).get(int(key))
         if obj is None:
@@ -631,10 +634,9 @@ class PatchworkServer:
             links.append(f'<{link(page + 1)}>; rel="next"')
         if page > 1:
             links.append(f'<{link(page - 1 if page > 2 else None)}>; rel="prev"')
-        if pages > 1:
-            links.append(f'<{link(1)}>; rel="first"')
-            links.append(f'<{link(pages)}>; rel="last"')
-        headers = {"Link": ", ".join(links)} if links else {}
+        links.append(f'<{link(1)}>; rel="first"')
+        links.append(f'<{link(pages)}>; rel="last"')
+        headers = {"Link": ", ".join(links)}
         return self._rewritten(_json(body, headers=headers))
 
     def _rewritten(self, response: Response) -> Response:
