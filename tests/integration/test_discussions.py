@@ -200,6 +200,40 @@ def test_refresh_fetches_only_the_thread_that_got_a_new_reply(
         assert new_id in store.discussions.known_message_ids([new_id])
 
 
+def test_a_reply_patchwork_saw_makes_the_next_fetch_read_that_thread_again(
+    env, patchwork, public_inbox, monkeypatch, capsys
+):
+    run(monkeypatch, capsys, env, "fetch-discussions")
+    with open_store(env) as store:
+        patch = store.patches.get_patch(LONG_THREAD_PATCH)
+        before = store.discussions.get_discussion(LONG_THREAD_PATCH)
+    assert patch is not None and before is not None
+    new_id, raw = reply_to(
+        patch.msgid,
+        patch.name,
+        "Tested-by: Test Reviewer <reviewer@review.test>\n",
+        author="Test Reviewer <reviewer@review.test>",
+    )
+    public_inbox.deliver(PROJECT, raw)
+    patchwork.data.add_comment(LONG_THREAD_PATCH, new_id, "2026-01-01T00:00:00")
+    try:
+        pw_env = {**env, "LKML_PATCHWORK_URL": patchwork.url}
+        code, _ = run(monkeypatch, capsys, pw_env, "fetch-patches")
+        assert code == 0
+        code, summary = run(monkeypatch, capsys, env, "fetch-discussions")
+        assert code == 0
+        assert summary["threads_fetched"] == 1 and summary["requests"] == 1
+        with open_store(env) as store:
+            after = store.discussions.get_discussion(LONG_THREAD_PATCH)
+            assert after is not None
+            assert after.summary.reply_count == before.summary.reply_count + 1
+            assert [t.email for t in after.summary.given(TrailerKind.TESTED_BY)] == [
+                "reviewer@review.test"
+            ]
+    finally:
+        patchwork.data.reset()
+
+
 def test_message_ids_with_path_characters_stay_inside_the_list(public_inbox):
     from lkml_assistant.sources.http import HttpClient
     from lkml_assistant.sources.lore import LoreClient

@@ -255,6 +255,27 @@ class PatchworkData:
         with self.lock:
             self.patches[patch_id]["archived"] = archived
 
+    def add_comment(self, patch_id: int, msgid: str, date: str) -> None:
+        """A reply to a patch reached the list: Patchwork stores it and raises an event."""
+        with self.lock:
+            patch = self.patches[patch_id]
+            comments = self.comments.setdefault(patch_id, [])
+            comment_id = 100_000 + sum(len(c) for c in self.comments.values())
+            comment = {
+                "id": comment_id,
+                "url": f"{RECORDED_ORIGIN}/api/1.3/patches/{patch_id}/comments/{comment_id}/",
+                "web_url": f"{RECORDED_ORIGIN}/comment/{comment_id}/",
+                "msgid": f"<{msgid}>",
+                "list_archive_url": None,
+                "date": date,
+            }
+            comments.append(comment)
+            self._event(
+                "patch-comment-created",
+                patch["project"],
+                {"patch": _embed_patch(patch), "comment": comment},
+            )
+
     def corrupt_patch(self, patch_id: int, changes: dict[str, Any]) -> None:
         """Make one object malformed, as a buggy or hostile server might."""
         with self.lock:

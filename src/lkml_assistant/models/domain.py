@@ -8,6 +8,7 @@ Patchwork JSON lives in :mod:`lkml_assistant.sources.patchwork_mapping`, the sto
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
@@ -45,12 +46,15 @@ def _state_slug(value: str) -> str:
     return slug
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def _message_id(value: str) -> str:
     """Message-IDs are kept without angle brackets, as lore and Patchwork's filter take them."""
     msgid = value.strip()
     if msgid.startswith("<") and msgid.endswith(">"):
         msgid = msgid[1:-1].strip()
-    if not msgid or any(ch.isspace() for ch in msgid):
+    if not msgid or _WHITESPACE.search(msgid):
         raise ValueError(f"not a Message-ID: {value!r}")
     return msgid
 

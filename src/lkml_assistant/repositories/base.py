@@ -79,6 +79,9 @@ class SeriesRepository(ABC):
     @abstractmethod
     def known_series_ids(self, series_ids: Iterable[int]) -> set[int]: ...
 
+    @abstractmethod
+    def series_by_cover_msgid(self, msgid: str) -> list[Series]: ...
+
 
 class CursorRepository(ABC):
     @abstractmethod

@@ -396,6 +396,10 @@ class SqliteSeries(SeriesRepository):
         rows = self._db.query("SELECT data FROM series WHERE id = ?", (series_id,))
         return Series.model_validate_json(rows[0][0]) if rows else None
 
+    def series_by_cover_msgid(self, msgid: str) -> list[Series]:
+        rows = self._db.query("SELECT data FROM series WHERE cover_msgid = ? ORDER BY id", (msgid,))
+        return [Series.model_validate_json(row[0]) for row in rows]
+
     def known_series_ids(self, series_ids: Iterable[int]) -> set[int]:
         ids = sorted(set(series_ids))
         known: set[int] = set()

@@ -107,6 +107,8 @@ class _EventPlan:
     state_changes: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     patches_to_fetch: set[int] = field(default_factory=set)
     series_to_fetch: dict[int, str | None] = field(default_factory=dict)
+    commented_patches: set[int] = field(default_factory=set)
+    commented_covers: set[str] = field(default_factory=set)
     newest: _Latest | None = None
     last_event_id: int = 0
 
@@ -223,6 +225,7 @@ class FetchPatches:
                 series_refs.setdefault(ref.id, ref.date)
 
         self._apply_state_events(plan.state_changes, fresh, summary)
+        self._mark_discussions_stale(plan)
 
         unknown = set(series_refs) - self.store.series.known_series_ids(series_refs)
         wanted: dict[int, datetime | None] = {sid: series_refs[sid] for sid in unknown}
@@ -339,12 +342,29 @@ class FetchPatches:
         ):
             date = series.get("date")
             plan.series_to_fetch[series["id"]] = date if isinstance(date, str) else None
+        cover = payload.get("cover")
+        if category == "cover-comment-created" and isinstance(cover, dict):
+            msgid = cover.get("msgid")
+            if isinstance(msgid, str):
+                plan.commented_covers.add(msgid.strip("<>"))
         if not isinstance(patch_id, int):
             return
-        if category in ("patch-state-changed", "patch-delegated"):
+        if category == "patch-comment-created":
+            plan.commented_patches.add(patch_id)
+        elif category in ("patch-state-changed", "patch-delegated"):
             plan.state_changes.append((patch_id, event))
         elif category == "patch-created":
             plan.patches_to_fetch.add(patch_id)
+
+    def _mark_discussions_stale(self, plan: _EventPlan) -> None:
+        """Patchwork saw a new reply: the thread we hold is out of date."""
+        patch_ids = set(plan.commented_patches)
+        for msgid in plan.commented_covers:
+            for series in self.store.series.series_by_cover_msgid(msgid):
+                patch_ids.update(series.patch_ids)
+        if patch_ids:
+            marked = self.store.discussions.mark_stale(patch_ids)
+            log.info("%d discussions have new replies upstream", marked)
 
     def _apply_state_events(
         self,
