@@ -23,8 +23,10 @@ setup: .venv/.synced
 	$(UV) sync --frozen
 	@touch $@
 
+# For now one pass of the jobs; the scheduler and API (serve) come with the local-service issue.
 run: setup
 	$(UV) run lkml-assistant fetch-patches
+	$(UV) run lkml-assistant fetch-discussions
 
 # Test peers that are not Python packages (Debian's public-inbox).
 peers:
