@@ -8,13 +8,13 @@ cover letter when Patchwork knows one, and every tracked patch found in it is su
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from lkml_assistant.models.domain import Patch
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
+from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import UpstreamError
 from lkml_assistant.sources.lore import LoreClient
 
@@ -39,21 +39,9 @@ class FetchDiscussions:
         since: datetime | None = None,
         limit: int = 10_000,
     ) -> DiscussionSummary:
-        started = time.monotonic()
-        requests_before = self.lore.http.stats.requests
         summary = DiscussionSummary(job=JOB)
-        run_id = self.store.runs.start_run(JOB, datetime.now(UTC))
-        try:
+        with recorded_run(self.store, summary, self.lore.http):
             self._run(summary, patch_ids, projects, since, limit)
-        finally:
-            summary.requests = self.lore.http.stats.requests - requests_before
-            summary.seconds = time.monotonic() - started
-            self.store.runs.finish_run(
-                run_id,
-                finished_at=datetime.now(UTC),
-                status=summary.status,
-                summary=summary.as_dict(),
-            )
         return summary
 
     def _run(

@@ -19,10 +19,9 @@ How one project is kept current (docs/sync.md has the reasoning):
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, ClassVar, Protocol
 
 from pydantic import Field
@@ -30,7 +29,7 @@ from pydantic import Field
 from lkml_assistant.models.domain import Patch, Person, Series
 from lkml_assistant.models.records import SyncCursor
 from lkml_assistant.repositories.base import Store
-from lkml_assistant.services.summary import JobSummary
+from lkml_assistant.services.summary import JobSummary, recorded_run
 from lkml_assistant.sources.http import UpstreamError
 from lkml_assistant.sources.patchwork import Page, PatchworkClient
 from lkml_assistant.sources.patchwork_mapping import (
@@ -130,13 +129,9 @@ class FetchPatches:
     def run(
         self, projects: Iterable[str], *, since: datetime | None = None, full: bool = False
     ) -> FetchPatchesSummary:
-        started = time.monotonic()
-        started_at = datetime.now(UTC)
-        requests_before = self.client.http.stats.requests
         summary = FetchPatchesSummary(projects=list(projects))
-        run_id = self.store.runs.start_run(JOB, started_at)
-        failed = 0
-        try:
+        with recorded_run(self.store, summary, self.client.http):
+            failed = 0
             for project in summary.projects:
                 try:
                     self._sync_project(project, summary, since=since, full=full)
@@ -144,17 +139,8 @@ class FetchPatches:
                     failed += 1
                     log.error("%s: %s", project, exc)
                     summary.error(f"{project}: {exc}")
-        finally:
             if failed:
                 summary.status = "failed" if failed == len(summary.projects) else "partial"
-            summary.requests = self.client.http.stats.requests - requests_before
-            summary.seconds = time.monotonic() - started
-            self.store.runs.finish_run(
-                run_id,
-                finished_at=datetime.now(UTC),
-                status=summary.status,
-                summary=summary.as_dict(),
-            )
         return summary
 
     # -- one project -------------------------------------------------------------------------

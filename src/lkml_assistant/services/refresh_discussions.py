@@ -11,12 +11,12 @@ fetched again. With nothing new a list costs one request; with K threads changed
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 
 from lkml_assistant.models.records import LoreCursor
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
+from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import UpstreamError
 from lkml_assistant.sources.lore import LoreClient
 from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
@@ -38,12 +38,9 @@ class RefreshDiscussions:
     def run(
         self, *, days: int = 14, full: bool = False, now: datetime | None = None
     ) -> DiscussionSummary:
-        started = time.monotonic()
         now = now or datetime.now(UTC)
-        requests_before = self.lore.http.stats.requests
         summary = DiscussionSummary(job=JOB)
-        run_id = self.store.runs.start_run(JOB, datetime.now(UTC))
-        try:
+        with recorded_run(self.store, summary, self.lore.http):
             roots = self.store.discussions.recent_thread_roots(now - timedelta(days=days))
             lists = sorted(set(roots.values()))
             failed = 0
@@ -57,15 +54,6 @@ class RefreshDiscussions:
                     log.error("refreshing %s: %s", list_name, exc)
             if failed:
                 summary.status = "failed" if failed == len(lists) else "partial"
-        finally:
-            summary.requests = self.lore.http.stats.requests - requests_before
-            summary.seconds = time.monotonic() - started
-            self.store.runs.finish_run(
-                run_id,
-                finished_at=datetime.now(UTC),
-                status=summary.status,
-                summary=summary.as_dict(),
-            )
         return summary
 
     def _refresh_list(

@@ -8,11 +8,19 @@ The JSON keys are a contract (see README): ``job``, ``requests``, ``written``, `
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar, Self
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, Field
 
 from lkml_assistant.models.records import WriteResult
+
+if TYPE_CHECKING:
+    from lkml_assistant.repositories.base import Store
+    from lkml_assistant.sources.http import HttpClient
 
 
 class JobSummary(BaseModel):
@@ -66,3 +74,19 @@ class JobSummary(BaseModel):
         ]
         status = "" if self.status == "ok" else f" [{self.status}]"
         return f"{self.job}: {', '.join(parts)} in {self.seconds:.1f} s{status}"
+
+
+@contextmanager
+def recorded_run(store: Store, summary: JobSummary, http: HttpClient) -> Iterator[JobSummary]:
+    """Time a job, count its requests, and keep its run record, however the job ends."""
+    started = time.monotonic()
+    requests_before = http.stats.requests
+    run_id = store.runs.start_run(summary.job, datetime.now(UTC))
+    try:
+        yield summary
+    finally:
+        summary.requests = http.stats.requests - requests_before
+        summary.seconds = time.monotonic() - started
+        store.runs.finish_run(
+            run_id, finished_at=datetime.now(UTC), status=summary.status, summary=summary.as_dict()
+        )
