@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     backoff_max: float = Field(120.0, ge=0, le=3600, description="Largest backoff delay.")
     page_size: int = Field(250, ge=1, le=1000, description="per_page asked of Patchwork.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    backfill_days: int = Field(
+        30, ge=1, le=36500, description="Window a first start of `serve` backfills, in days."
+    )
+    refresh_days: int = Field(
+        14, ge=1, le=36500, description="Window of the weekly discussion refresh, in days."
+    )
+    api_host: str = Field("127.0.0.1", description="Address `serve` listens on.")
+    api_port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated).",
+    )
 
     @field_validator("patchwork_url")
     @classmethod
@@ -118,6 +130,17 @@ class Settings(BaseSettings):
                 bare = item.replace("-", "").replace("_", "") if isinstance(item, str) else ""
                 if not bare.isalnum():
                     raise ValueError(f"not a Patchwork project link name: {item!r}")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list):
+            for item in value:
+                if item != "*":
+                    _http_origin(str(item), "LKML_CORS_ORIGINS")
         return value
 
     @field_validator("store")
