@@ -32,22 +32,25 @@ class Page:
     last: int | None
 
 
-def _json_list(response: httpx.Response) -> None:
-    try:
-        body = json.loads(response.content)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc.msg} at byte {exc.pos})") from exc
-    if not isinstance(body, list):
-        raise ValueError(f"expected a JSON list, got {type(body).__name__}")
+class _JsonBody:
+    """Validates an answer as JSON of one type and keeps what it parsed, so it is parsed once.
 
+    A body that is not JSON, or not of the expected type, raises ValueError: the HTTP client
+    counts that as a failed attempt and asks again (a truncated page is not to be trusted).
+    """
 
-def _json_object(response: httpx.Response) -> None:
-    try:
-        body = json.loads(response.content)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc.msg} at byte {exc.pos})") from exc
-    if not isinstance(body, dict):
-        raise ValueError(f"expected a JSON object, got {type(body).__name__}")
+    def __init__(self, expected: type[list[Any]] | type[dict[str, Any]]) -> None:
+        self.expected = expected
+        self.value: Any = None
+
+    def __call__(self, response: httpx.Response) -> None:
+        try:
+            body = json.loads(response.content)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON ({exc.msg} at byte {exc.pos})") from exc
+        if not isinstance(body, self.expected):
+            raise ValueError(f"expected a JSON {self.expected.__name__}, got {type(body).__name__}")
+        self.value = body
 
 
 def _page_number(url: str) -> int | None:
@@ -83,12 +86,13 @@ class PatchworkClient:
         query: list[tuple[str, Any]] | None = [*params, ("per_page", self.page_size)]
         number = 1
         while url is not None:
-            response = self.http.get(url, params=query, validate=_json_list)
+            body = _JsonBody(list)
+            response = self.http.get(url, params=query, validate=body)
             if response.status_code == 404:
                 # Past the last page (the list shrank while we walked it): nothing more to read.
                 log.info("%s answered 404, taking it as the end of the list", response.url)
                 return
-            items = json.loads(response.content)
+            items: list[Any] = body.value
             links = response.links
             last_link = links.get("last", {}).get("url")
             last = _page_number(last_link) if last_link else None
@@ -101,11 +105,12 @@ class PatchworkClient:
 
     def _get_object(self, path: str) -> dict[str, Any] | None:
         url = f"{self.api_url}/{path.strip('/')}/"
-        response = self.http.get(url, validate=_json_object)
+        body = _JsonBody(dict)
+        response = self.http.get(url, validate=body)
         if response.status_code == 404:
             return None
-        body: dict[str, Any] = json.loads(response.content)
-        return body
+        found: dict[str, Any] = body.value
+        return found
 
     def project(self, link_name: str) -> dict[str, Any] | None:
         return self._get_object(f"projects/{link_name}")
@@ -137,12 +142,11 @@ class PatchworkClient:
 
     def newest_event(self, project: str) -> dict[str, Any] | None:
         url = f"{self.api_url}/events/"
-        response = self.http.get(
-            url, params=[("project", project), ("per_page", 1)], validate=_json_list
-        )
+        body = _JsonBody(list)
+        response = self.http.get(url, params=[("project", project), ("per_page", 1)], validate=body)
         if response.status_code == 404:
             return None
-        items = json.loads(response.content)
+        items: list[Any] = body.value
         if not items:
             return None
         first = items[0]
