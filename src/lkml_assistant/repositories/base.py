@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,42 @@ from lkml_assistant.models.records import (
     SyncCursor,
     WriteResult,
 )
+
+
+@dataclass(frozen=True)
+class PatchQuery:
+    """What a patch list is narrowed to; every criterion given must hold.
+
+    ``words`` are matched against the patch title, whole words, all of them.
+    ``since`` is inclusive and ``until`` exclusive, both on the submission date.
+    """
+
+    project: str | None = None
+    states: tuple[str, ...] = ()
+    submitter: str | None = None
+    series_id: int | None = None
+    words: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PageMark:
+    """The last patch of a page: the next page starts strictly after it (date DESC, id DESC)."""
+
+    date: datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """How much the store holds, kept current by the store itself (no scan per call)."""
+
+    projects: int = 0
+    series: int = 0
+    messages: int = 0
+    discussions: int = 0
+    patches_by_project_state: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class ProjectRepository(ABC):
@@ -67,6 +104,12 @@ class PatchRepository(ABC):
 
     @abstractmethod
     def count_patches(self, project: str | None = None) -> int: ...
+
+    @abstractmethod
+    def page_patches(
+        self, query: PatchQuery, *, after: PageMark | None = None, limit: int = 30
+    ) -> list[Patch]:
+        """Newest first (date DESC, id DESC), starting strictly after ``after``."""
 
 
 class SeriesRepository(ABC):
@@ -118,6 +161,10 @@ class DiscussionRepository(ABC):
     def get_discussion(self, patch_id: int) -> PatchDiscussion | None: ...
 
     @abstractmethod
+    def get_discussions(self, patch_ids: Iterable[int]) -> dict[int, PatchDiscussion]:
+        """The discussions of many patches in one go (a page of a list)."""
+
+    @abstractmethod
     def patches_without_discussion(
         self, *, projects: Sequence[str] = (), since: datetime | None = None, limit: int = 10_000
     ) -> list[int]:
@@ -145,6 +192,15 @@ class RunRepository(ABC):
         """The newest run of each job."""
 
 
+class StatsRepository(ABC):
+    @abstractmethod
+    def counts(self) -> StoreCounts: ...
+
+    @abstractmethod
+    def ping(self) -> bool:
+        """The store answers a trivial query."""
+
+
 class Store(ABC):
     """All repositories of one store, opened together and closed together."""
 
@@ -154,6 +210,7 @@ class Store(ABC):
     cursors: CursorRepository
     runs: RunRepository
     discussions: DiscussionRepository
+    stats: StatsRepository
 
     @abstractmethod
     def close(self) -> None: ...

@@ -9,6 +9,8 @@ steady-state run writes nothing. ``updated_at`` records when our copy last chang
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import sqlite3
 import threading
@@ -30,11 +32,15 @@ from lkml_assistant.models.records import (
 from lkml_assistant.repositories.base import (
     CursorRepository,
     DiscussionRepository,
+    PageMark,
+    PatchQuery,
     PatchRepository,
     ProjectRepository,
     RunRepository,
     SeriesRepository,
+    StatsRepository,
     Store,
+    StoreCounts,
 )
 
 # Each entry upgrades the schema by one version (PRAGMA user_version); never edit a shipped one.
@@ -129,7 +135,97 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     """,
+    # Read side of the API: unfiltered and state-only lists newest first, title search, and
+    # counters kept by triggers so that /stats never counts a million messages.
+    """
+    CREATE INDEX patches_date ON patches (date DESC, id DESC);
+    CREATE INDEX patches_state_only_date ON patches (state, date DESC, id DESC);
+    CREATE VIRTUAL TABLE patches_fts USING fts5 (
+        name, content = 'patches', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO patches_fts (patches_fts) VALUES ('rebuild');
+    CREATE TRIGGER patches_fts_insert AFTER INSERT ON patches BEGIN
+        INSERT INTO patches_fts (rowid, name) VALUES (new.id, new.name);
+    END;
+    CREATE TRIGGER patches_fts_delete AFTER DELETE ON patches BEGIN
+        INSERT INTO patches_fts (patches_fts, rowid, name) VALUES ('delete', old.id, old.name);
+    END;
+    CREATE TRIGGER patches_fts_update AFTER UPDATE OF name ON patches
+    WHEN old.name IS NOT new.name BEGIN
+        INSERT INTO patches_fts (patches_fts, rowid, name) VALUES ('delete', old.id, old.name);
+        INSERT INTO patches_fts (rowid, name) VALUES (new.id, new.name);
+    END;
+    CREATE TABLE patch_counts (
+        project TEXT NOT NULL,
+        state   TEXT NOT NULL,
+        n       INTEGER NOT NULL,
+        PRIMARY KEY (project, state)
+    ) WITHOUT ROWID;
+    INSERT INTO patch_counts (project, state, n)
+        SELECT project, state, COUNT(*) FROM patches GROUP BY project, state;
+    CREATE TRIGGER patch_counts_insert AFTER INSERT ON patches BEGIN
+        INSERT INTO patch_counts (project, state, n) VALUES (new.project, new.state, 1)
+            ON CONFLICT (project, state) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER patch_counts_delete AFTER DELETE ON patches BEGIN
+        UPDATE patch_counts SET n = n - 1 WHERE project = old.project AND state = old.state;
+    END;
+    CREATE TRIGGER patch_counts_update AFTER UPDATE OF project, state ON patches
+    WHEN old.project IS NOT new.project OR old.state IS NOT new.state BEGIN
+        UPDATE patch_counts SET n = n - 1 WHERE project = old.project AND state = old.state;
+        INSERT INTO patch_counts (project, state, n) VALUES (new.project, new.state, 1)
+            ON CONFLICT (project, state) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TABLE row_counts (
+        name TEXT PRIMARY KEY,
+        n    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO row_counts (name, n) VALUES
+        ('projects', (SELECT COUNT(*) FROM projects)),
+        ('series', (SELECT COUNT(*) FROM series)),
+        ('messages', (SELECT COUNT(*) FROM messages)),
+        ('discussions', (SELECT COUNT(*) FROM discussions));
+    CREATE TRIGGER projects_count_insert AFTER INSERT ON projects BEGIN
+        UPDATE row_counts SET n = n + 1 WHERE name = 'projects';
+    END;
+    CREATE TRIGGER projects_count_delete AFTER DELETE ON projects BEGIN
+        UPDATE row_counts SET n = n - 1 WHERE name = 'projects';
+    END;
+    CREATE TRIGGER series_count_insert AFTER INSERT ON series BEGIN
+        UPDATE row_counts SET n = n + 1 WHERE name = 'series';
+    END;
+    CREATE TRIGGER series_count_delete AFTER DELETE ON series BEGIN
+        UPDATE row_counts SET n = n - 1 WHERE name = 'series';
+    END;
+    CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN
+        UPDATE row_counts SET n = n + 1 WHERE name = 'messages';
+    END;
+    CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN
+        UPDATE row_counts SET n = n - 1 WHERE name = 'messages';
+    END;
+    CREATE TRIGGER discussions_count_insert AFTER INSERT ON discussions BEGIN
+        UPDATE row_counts SET n = n + 1 WHERE name = 'discussions';
+    END;
+    CREATE TRIGGER discussions_count_delete AFTER DELETE ON discussions BEGIN
+        UPDATE row_counts SET n = n - 1 WHERE name = 'discussions';
+    END;
+    """,
 )
+
+
+# Below this many title hits a search sorts its hits; above, it walks the date index.
+FTS_FEW_HITS = 2000
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements; a trigger body holds semicolons of its own."""
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \t\n;"):
+                yield buffer
+            buffer = ""
 
 
 def utc_text(moment: datetime) -> str:
@@ -141,6 +237,13 @@ def utc_text(moment: datetime) -> str:
 
 def _now() -> str:
     return utc_text(datetime.now(UTC))
+
+
+def fts_match(words: Sequence[str]) -> str:
+    """An FTS5 query where every word must occur: each word is a quoted phrase, so that
+    punctuation in it (nft_set_rbtree, v2/3) is tokenised like the titles, never parsed as
+    query syntax."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
 def fingerprint(data: str) -> str:
@@ -171,9 +274,8 @@ class _Db:
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self.conn.execute(statement)
+                    for statement in _statements(script):
+                        self.conn.execute(statement)
                     self.conn.execute(f"PRAGMA user_version={number}")
                 except BaseException:
                     self.conn.execute("ROLLBACK")
@@ -202,9 +304,9 @@ class _Db:
         if not rows:
             return WriteResult()
         with self.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(sql, rows)
-            written = conn.total_changes - before
+            # rowcount sums each statement's own changes; total_changes would also count the
+            # rows the search-index and counter triggers touch.
+            written = conn.executemany(sql, rows).rowcount
         return WriteResult(written=written, unchanged=len(rows) - written)
 
     def close(self) -> None:
@@ -354,6 +456,75 @@ class SqlitePatches(PatchRepository):
             rows = self._db.query("SELECT COUNT(*) FROM patches")
         else:
             rows = self._db.query("SELECT COUNT(*) FROM patches WHERE project = ?", (project,))
+        return int(rows[0][0])
+
+    def page_patches(
+        self, query: PatchQuery, *, after: PageMark | None = None, limit: int = 30
+    ) -> list[Patch]:
+        if len(query.states) <= 1:
+            return self._page(query, query.states, after, limit)
+        # One ordered index range per state, merged: SQLite cannot walk several IN values of
+        # (state, date, id) in date order, and sorting every match of a broad state is slow.
+        runs = [self._page(query, (state,), after, limit) for state in sorted(set(query.states))]
+        merged = heapq.merge(*runs, key=lambda patch: (patch.date, patch.id), reverse=True)
+        return list(itertools.islice(merged, limit))
+
+    def _page(
+        self, query: PatchQuery, states: Sequence[str], after: PageMark | None, limit: int
+    ) -> list[Patch]:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.project is not None:
+            where.append("project = ?")
+            params.append(query.project)
+        if states:
+            where.append("state = ?")
+            params.append(states[0])
+        if query.submitter is not None:
+            where.append("submitter_email = ?")
+            params.append(query.submitter)
+        if query.series_id is not None:
+            where.append("series_id = ?")
+            params.append(query.series_id)
+        few_hits = False
+        if query.words:
+            match = fts_match(query.words)
+            few_hits = self._fts_hits(match) < FTS_FEW_HITS
+            # Few hits: look them up by id and sort them. Many: walk the date order and test
+            # each entry against the hits (the unary + keeps SQLite from the id lookups),
+            # which stops after one page instead of sorting thousands of patches.
+            column = "id" if few_hits else "+id"
+            where.append(f"{column} IN (SELECT rowid FROM patches_fts WHERE patches_fts MATCH ?)")  # noqa: S608 - fixed fragments
+            params.append(match)
+        if query.since is not None:
+            where.append("date >= ?")
+            params.append(utc_text(query.since))
+        if query.until is not None:
+            where.append("date < ?")
+            params.append(utc_text(query.until))
+        if after is not None:
+            # A row value compares (date, id) at once and is served by the same index range.
+            where.append("(date, id) < (?, ?)")
+            params.extend((utc_text(after.date), after.id))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        order = "ORDER BY date DESC, id DESC"
+        sql = f"SELECT data FROM patches {clause} {order} LIMIT ?"  # noqa: S608 - fixed fragments, values bound
+        if few_hits:
+            # Sort the hits' (date, id) alone, then read the JSON of one page only.
+            sql = (
+                f"SELECT data FROM patches WHERE id IN "  # noqa: S608 - fixed fragments, values bound
+                f"(SELECT id FROM patches {clause} {order} LIMIT ?) {order}"
+            )
+        rows = self._db.query(sql, [*params, limit])
+        return [Patch.model_validate_json(row[0]) for row in rows]
+
+    def _fts_hits(self, match: str) -> int:
+        """How many titles match, counted up to FTS_FEW_HITS only."""
+        rows = self._db.query(
+            "SELECT COUNT(*) FROM "
+            "(SELECT rowid FROM patches_fts WHERE patches_fts MATCH ? LIMIT ?)",
+            (match, FTS_FEW_HITS),
+        )
         return int(rows[0][0])
 
 
@@ -534,6 +705,21 @@ class SqliteDiscussions(DiscussionRepository):
         rows = self._db.query("SELECT data FROM discussions WHERE patch_id = ?", (patch_id,))
         return PatchDiscussion.model_validate_json(rows[0][0]) if rows else None
 
+    def get_discussions(self, patch_ids: Iterable[int]) -> dict[int, PatchDiscussion]:
+        ids = sorted(set(patch_ids))
+        found: dict[int, PatchDiscussion] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT data FROM discussions WHERE patch_id IN ({marks})",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            for row in rows:
+                item = PatchDiscussion.model_validate_json(row[0])
+                found[item.patch_id] = item
+        return found
+
     def patches_without_discussion(
         self, *, projects: Sequence[str] = (), since: datetime | None = None, limit: int = 10_000
     ) -> list[int]:
@@ -618,6 +804,31 @@ class SqliteRuns(RunRepository):
         }
 
 
+class SqliteStats(StatsRepository):
+    """Counts read from the counter tables the migration's triggers keep current."""
+
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def counts(self) -> StoreCounts:
+        rows = self._db.query("SELECT name, n FROM row_counts")
+        named = {str(row[0]): int(row[1]) for row in rows}
+        patch_rows = self._db.query("SELECT project, state, n FROM patch_counts WHERE n > 0")
+        return StoreCounts(
+            projects=named.get("projects", 0),
+            series=named.get("series", 0),
+            messages=named.get("messages", 0),
+            discussions=named.get("discussions", 0),
+            patches_by_project_state={(row[0], row[1]): int(row[2]) for row in patch_rows},
+        )
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._db.query("SELECT 1")[0][0] == 1)
+        except sqlite3.Error:
+            return False
+
+
 class SqliteStore(Store):
     def __init__(self, path: Path) -> None:
         self._db = _Db(path)
@@ -628,6 +839,7 @@ class SqliteStore(Store):
         self.cursors = SqliteCursors(self._db)
         self.runs = SqliteRuns(self._db)
         self.discussions = SqliteDiscussions(self._db)
+        self.stats = SqliteStats(self._db)
 
     def close(self) -> None:
         self._db.close()

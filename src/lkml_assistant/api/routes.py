@@ -1,0 +1,291 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Every route of the REST API, as one Powertools Router shared by local mode and Lambda.
+
+:func:`build_router` binds the routes to a :class:`QueryService`; :func:`install` adds them to
+a resolver (``HttpResolverLocal`` under uvicorn, ``APIGatewayRestResolver`` on Lambda) with
+the error mapping, ``/openapi.json`` and the ``/docs`` page. Routes only translate HTTP to
+service calls: checks and queries live in :mod:`lkml_assistant.services.queries`.
+
+Errors are JSON ``{"error": ..., "details": [...]}``: 400 for any bad parameter (Powertools
+answers 422 by default), 404 for unknown ids and routes, 500 without internals otherwise.
+"""
+
+# No `from __future__ import annotations`: Powertools reads the route signatures at runtime.
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel
+
+from lkml_assistant import __version__
+from lkml_assistant.models.api import (
+    DiscussionOut,
+    ErrorDetail,
+    ErrorOut,
+    HealthOut,
+    PatchDetail,
+    PatchPage,
+    ProjectList,
+    SeriesDetail,
+    StatsOut,
+)
+from lkml_assistant.services.queries import (
+    DEFAULT_LIMIT,
+    MAX_CURSOR_LENGTH,
+    MAX_EMAIL_LENGTH,
+    MAX_ID,
+    MAX_LIMIT,
+    MAX_QUERY_LENGTH,
+    InvalidRequestError,
+    QueryService,
+    ResourceNotFoundError,
+    build_patch_query,
+)
+
+log = logging.getLogger(__name__)
+
+API_TITLE = "LKML Assistant"
+API_DESCRIPTION = (
+    "Linux kernel patches mirrored from Patchwork and their review discussions from lore. "
+    "Ids are Patchwork's; messages are addressed by Message-ID without angle brackets."
+)
+JSON = "application/json"
+
+_ERRORS: dict[int, OpenAPIResponse] = {
+    400: {
+        "description": "A parameter is malformed; details say which and why.",
+        "content": {JSON: {"model": ErrorOut}},
+    },
+}
+_ERRORS_404: dict[int, OpenAPIResponse] = {
+    **_ERRORS,
+    404: {"description": "No such object.", "content": {JSON: {"model": ErrorOut}}},
+}
+
+
+def _answers(model: type[BaseModel], *, not_found: bool = True) -> dict[int, OpenAPIResponse]:
+    """The documented answers of a route: its model, 400 and (unless it has none) 404.
+
+    Powertools documents only what ``responses`` lists once it is given, so 200 is named too.
+    """
+    answers: dict[int, OpenAPIResponse] = {
+        200: {"description": "Successful response", "content": {JSON: {"model": model}}},
+        **_ERRORS,
+    }
+    if not_found:
+        answers[404] = _ERRORS_404[404]
+    return answers
+
+
+PatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="Patchwork's patch id.")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_CURSOR_LENGTH,
+        description="next_cursor of the previous page; only valid with the same filters.",
+    ),
+]
+
+
+def build_router(service: QueryService) -> Router:
+    """The API's routes, answering from ``service``."""
+    router = Router()  # type: ignore[no-untyped-call]
+
+    @router.get("/projects", summary="Projects followed", tags=["projects"])
+    def list_projects() -> ProjectList:
+        return service.projects()
+
+    @router.get(
+        "/patches",
+        summary="Patches, newest first",
+        description="Filters combine with AND. Paged by cursor: pass next_cursor back as "
+        "cursor with the same filters; patches arriving meanwhile skip or repeat nothing.",
+        tags=["patches"],
+        responses=_answers(PatchPage, not_found=False),
+    )
+    def list_patches(
+        *,
+        project: Annotated[str | None, Query(max_length=100, description="link name")] = None,
+        state: Annotated[
+            list[str] | None, Query(description="state slug; repeat for any of several")
+        ] = None,
+        submitter: Annotated[
+            str | None, Query(max_length=MAX_EMAIL_LENGTH, description="submitter's e-mail")
+        ] = None,
+        series: Annotated[int | None, Query(ge=1, le=MAX_ID, description="series id")] = None,
+        q: Annotated[
+            str | None,
+            Query(max_length=MAX_QUERY_LENGTH, description="words that must all be in the title"),
+        ] = None,
+        since: Annotated[
+            datetime | None, Query(description="submitted at or after (ISO 8601; naive = UTC)")
+        ] = None,
+        until: Annotated[datetime | None, Query(description="submitted before")] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> PatchPage:
+        query = build_patch_query(
+            project=project,
+            state=state or (),
+            submitter=submitter,
+            series=series,
+            q=q,
+            since=since,
+            until=until,
+        )
+        return service.patches(query, limit=limit, cursor=cursor)
+
+    @router.get(
+        "/patches/<patch_id>",
+        summary="A patch with its series and review summary",
+        tags=["patches"],
+        responses=_answers(PatchDetail),
+    )
+    def get_patch(patch_id: PatchId) -> PatchDetail:
+        return service.patch(patch_id)
+
+    @router.get(
+        "/patches/<patch_id>/discussion",
+        summary="The review thread of a patch, as a tree",
+        description="404 when no thread is stored for the patch (not fetched yet, or not on lore).",
+        tags=["patches"],
+        responses=_answers(DiscussionOut),
+    )
+    def get_discussion(patch_id: PatchId) -> DiscussionOut:
+        return service.discussion(patch_id)
+
+    @router.get(
+        "/series/<series_id>",
+        summary="A series with its patches and cover letter",
+        tags=["series"],
+        responses=_answers(SeriesDetail),
+    )
+    def get_series(
+        series_id: Annotated[int, Path(ge=1, le=MAX_ID, description="Patchwork's series id.")],
+    ) -> SeriesDetail:
+        return service.series(series_id)
+
+    @router.get(
+        "/people/<email>/patches",
+        summary="A submitter's patches, newest first",
+        tags=["patches"],
+        # 404: an address with characters no route accepts (e.g. "/") matches no route.
+        responses=_answers(PatchPage),
+    )
+    def person_patches(
+        email: Annotated[str, Path(max_length=MAX_EMAIL_LENGTH, description="e-mail address")],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> PatchPage:
+        return service.person_patches(email, limit=limit, cursor=cursor)
+
+    @router.get("/stats", summary="What the store holds and the last run of each job")
+    def stats() -> StatsOut:
+        return service.stats()
+
+    @router.get(
+        "/health",
+        summary="Liveness and store reachability",
+        responses={
+            200: {"description": "Store reachable", "content": {JSON: {"model": HealthOut}}},
+            503: {"description": "Store unreachable", "content": {JSON: {"model": HealthOut}}},
+        },
+    )
+    def health() -> Response[HealthOut]:
+        result = service.health()
+        # A load balancer must see a store outage without parsing the body.
+        return Response(
+            status_code=200 if result.status == "ok" else 503,
+            content_type=JSON,
+            body=result,
+        )
+
+    return router
+
+
+def _error(status: int, error: str, details: list[ErrorDetail] | None = None) -> Response[str]:
+    body = ErrorOut(error=error, details=details or [])
+    return Response(status_code=status, content_type=JSON, body=body.model_dump_json())
+
+
+def _validation_details(exc: RequestValidationError) -> list[ErrorDetail]:
+    details = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error.get("loc", ()))
+        details.append(
+            ErrorDetail(loc=loc, msg=str(error.get("msg", "invalid")), type=str(error["type"]))
+        )
+    return details
+
+
+def _offline_swagger(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Keep the docs page self-contained: Powertools inlines Swagger UI's script and styles,
+    but Swagger UI would still fetch a validity badge from validator.swagger.io."""
+    response = next_middleware(app)
+    if isinstance(response.body, str) and "withCredentials: true," in response.body:
+        response.body = response.body.replace(
+            "withCredentials: true,", "withCredentials: true,\n    validatorUrl: null,", 1
+        )
+    return response
+
+
+def install(app: ApiGatewayResolver, service: QueryService) -> None:
+    """Add the routes, the JSON error mapping, /openapi.json and /docs to a resolver."""
+    app.include_router(build_router(service))
+
+    def invalid_parameters(exc: RequestValidationError) -> Response[str]:
+        return _error(400, "invalid request", _validation_details(exc))
+
+    def invalid_request(exc: InvalidRequestError) -> Response[str]:
+        return _error(400, "invalid request", exc.details)
+
+    def unknown_object(exc: ResourceNotFoundError) -> Response[str]:
+        return _error(404, str(exc))
+
+    @app.not_found
+    def unknown_route(exc: NotFoundError) -> Response[str]:
+        event = app.current_event
+        return _error(404, f"no route {event.http_method} {event.path}")
+
+    def failure(exc: Exception) -> Response[str]:
+        # Logged in full for the operator; the client learns nothing about the internals.
+        log.error("request failed", exc_info=exc)
+        return _error(500, "internal error")
+
+    handlers: list[tuple[type[Exception], Any]] = [
+        (RequestValidationError, invalid_parameters),
+        (InvalidRequestError, invalid_request),
+        (ResourceNotFoundError, unknown_object),
+        (Exception, failure),
+    ]
+    for exc_class, handler in handlers:
+        app.exception_handler(exc_class)(handler)
+
+    schema: list[str] = []
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> Response[str]:
+        if not schema:  # built once: the routes do not change after start-up
+            schema.append(
+                app.get_openapi_json_schema(
+                    title=API_TITLE, version=__version__, description=API_DESCRIPTION
+                )
+            )
+        return Response(status_code=200, content_type=JSON, body=schema[0])
+
+    app.enable_swagger(
+        path="/docs",
+        title=API_TITLE,
+        version=__version__,
+        description=API_DESCRIPTION,
+        middlewares=[_offline_swagger],
+    )

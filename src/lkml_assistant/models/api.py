@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Response shapes of the REST API.
+
+These are a contract with API clients, mapped explicitly from the domain models by
+:mod:`lkml_assistant.services.queries`; storage details (fingerprints, JSON columns, stale
+flags) never reach them. Dates are ISO 8601 in UTC, Message-IDs have no angle brackets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorDetail(_Out):
+    loc: str = Field(description="Where the problem is, e.g. query.limit or path.patch_id.")
+    msg: str
+    type: str
+
+
+class ErrorOut(_Out):
+    error: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class PersonOut(_Out):
+    name: str | None = None
+    email: str
+
+
+class ProjectOut(_Out):
+    id: int
+    link_name: str
+    name: str
+    list_email: str
+    list_archive_url: str
+
+
+class ProjectList(_Out):
+    items: list[ProjectOut]
+
+
+class SeriesRefOut(_Out):
+    id: int
+    name: str | None
+    version: int
+    date: datetime
+
+
+class ReviewBrief(_Out):
+    """The review state at a glance, as shown in lists."""
+
+    reply_count: int
+    series_reply_count: int
+    participant_count: int
+    reviewed_by: int = Field(description="Reviewed-by trailers given in replies.")
+    acked_by: int
+    tested_by: int
+    naks: int
+    last_activity: datetime | None
+
+
+class PatchItem(_Out):
+    id: int
+    project: str
+    name: str
+    state: str
+    archived: bool
+    date: datetime = Field(description="Submission date (the mail's Date), UTC.")
+    msgid: str
+    submitter: PersonOut
+    delegate: PersonOut | None
+    series: list[SeriesRefOut]
+    web_url: str | None
+    list_archive_url: str | None
+    review: ReviewBrief | None = Field(description="None until the thread was read from lore.")
+
+
+class PatchPage(_Out):
+    items: list[PatchItem]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= with the same filters for the next page; null at the end."
+    )
+
+
+class TrailerOut(_Out):
+    kind: str = Field(description="reviewed-by, acked-by, tested-by, reported-by, …")
+    name: str
+    email: str
+    given_by_name: str
+    given_by_email: str
+    message_id: str
+    date: datetime | None
+    bare_statement: bool = Field(description="A bare 'NAK' line rather than a trailer.")
+
+
+class ReviewSummaryOut(_Out):
+    thread_root: str | None = Field(description="None: lore has no thread for this patch.")
+    list_name: str
+    reply_count: int
+    series_reply_count: int
+    participants: list[str]
+    last_activity: datetime | None
+    trailers: list[TrailerOut] = Field(description="Given in replies (NAKs are in naks).")
+    naks: list[TrailerOut]
+    carried: list[TrailerOut] = Field(description="Trailers the patch carried when posted.")
+    fetched_at: datetime
+
+
+class PatchDetail(_Out):
+    id: int
+    project: str
+    name: str
+    state: str
+    archived: bool
+    date: datetime
+    msgid: str
+    hash: str | None
+    submitter: PersonOut
+    delegate: PersonOut | None
+    series: list[SeriesRefOut]
+    commit_ref: str | None
+    pull_url: str | None
+    web_url: str | None
+    list_archive_url: str | None
+    review: ReviewSummaryOut | None
+
+
+class MessageOut(_Out):
+    message_id: str
+    subject: str
+    author: PersonOut
+    date: datetime | None
+    parent: str | None
+    depth: int = Field(description="0 for the thread root.")
+    link: str = Field(description="How the parent was found: root, in-reply-to, references, …")
+    has_patch: bool
+    trailers: list[TrailerOut] = Field(description="Trailers given in this mail.")
+    body: str = Field(description="Decoded text, signature and list footer cut.")
+    quoted_lines: list[int] = Field(
+        description="0-based numbers of the lines of body (split on newlines) that quote "
+        "an earlier mail."
+    )
+    children: list[MessageOut]
+
+
+class DiscussionOut(_Out):
+    patch_id: int
+    patch_message_id: str
+    thread_root: str
+    list_name: str
+    message_count: int
+    thread: MessageOut = Field(description="The root message; replies nest in children.")
+
+
+class SeriesPatchOut(_Out):
+    id: int
+    name: str
+    state: str
+
+
+class CoverLetterOut(_Out):
+    id: int
+    msgid: str
+    name: str | None
+    date: datetime | None
+    list_archive_url: str | None
+
+
+class SeriesDetail(_Out):
+    id: int
+    project: str
+    name: str | None
+    version: int
+    date: datetime
+    total: int
+    received_total: int
+    received_all: bool
+    submitter: PersonOut
+    cover_letter: CoverLetterOut | None
+    patches: list[SeriesPatchOut] = Field(description="The series' patches we hold, by id.")
+    web_url: str | None
+
+
+class RunOut(_Out):
+    job: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str = Field(description="running, ok, partial or failed")
+    summary: dict[str, Any]
+
+
+class StatsOut(_Out):
+    projects: int
+    patches: int
+    patches_by_project: dict[str, int]
+    patches_by_state: dict[str, int]
+    series: int
+    messages: int
+    discussions: int
+    last_runs: dict[str, RunOut] = Field(description="The newest run of each job.")
+
+
+class HealthOut(_Out):
+    status: str = Field(description="ok, or unavailable when the store does not answer.")
+    store: str = Field(description="reachable or unreachable")
