@@ -7,10 +7,11 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help setup run test test-fast lint format bench clean peers
+.PHONY: help setup run demo test test-fast lint format bench clean peers
 
 help:
-	@echo "make run    - set up and run LKML Assistant on this machine (SQLite store)"
+	@echo "make run    - set up and serve LKML Assistant on this machine: jobs on schedule + REST API"
+	@echo "make demo   - the same, offline, on the recorded netfilter-devel data (local test peers)"
 	@echo "make test   - set up and run the whole test suite (installs its test peers)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, each compared with a baseline measured in the same run"
@@ -23,14 +24,19 @@ setup: .venv/.synced
 	$(UV) sync --frozen
 	@touch $@
 
-# For now one pass of the jobs; the scheduler and API (serve) come with the local-service issue.
+# The jobs on schedule and the REST API in one process, on the embedded SQLite store (LKML_*
+# settings apply; a first start backfills LKML_BACKFILL_DAYS). Ctrl-C stops it.
 run: setup
-	$(UV) run lkml-assistant fetch-patches
-	$(UV) run lkml-assistant fetch-discussions
+	$(UV) run lkml-assistant serve
 
-# Test peers that are not Python packages (Debian's public-inbox).
+# Everything offline: the Patchwork test server, a local public-inbox and serve pointed at them.
+demo: setup peers
+	$(UV) run python -m tests.peers.demo
+
+# Test peers that are not Python packages (Debian's public-inbox; wrk for the benchmarks).
 peers:
 	@if [ -x tests/peers/public_inbox.sh ]; then tests/peers/public_inbox.sh ensure-installed; fi
+	@if [ -x tests/peers/wrk.sh ]; then tests/peers/wrk.sh ensure-installed; fi
 
 test: setup peers
 	$(UV) run pytest

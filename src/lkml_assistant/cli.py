@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from lkml_assistant import __version__
 from lkml_assistant.config import ConfigFileMissingError, Settings, load_settings
@@ -118,6 +119,101 @@ def cmd_refresh_discussions(args: argparse.Namespace) -> int:
     return _report(summary, args.json)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lkml_assistant.local.service import LocalService
+
+    # --port 0 (any free port) is for tests and scripts, so it is not a setting.
+    settings = _load(args, api_host=args.host)
+    _setup_logging(settings.log_level, args.verbose, args.quiet)
+    try:
+        service = LocalService(settings, port=args.port)
+    except OSError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    try:
+        return service.run()
+    except OSError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from lkml_assistant.local.progress import terminal_progress
+    from lkml_assistant.local.service import JobsBusyError, LocalJobs, jobs_lock
+
+    settings = _load(args)
+    _setup_logging(settings.log_level, args.verbose, args.quiet)
+    days = args.days or settings.backfill_days
+    show = sys.stderr.isatty() and not args.quiet
+    now = datetime.now(UTC)
+    try:
+        with (
+            jobs_lock(settings),
+            open_store(settings) as store,
+            terminal_progress(enabled=show) as progress,
+        ):
+            jobs = LocalJobs(settings, store, progress=progress)
+            patches = jobs.fetch_patches(now, days=days)
+            if not args.json:
+                print(patches.line(), flush=True)
+            with _status("reading the review threads from lore", enabled=show):
+                threads = jobs.fetch_discussions(now, days=days)
+    except JobsBusyError as exc:
+        print(f"{PROG}: {exc}; stop it, or let it do the backfill", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    summary = BackfillSummary.of(days, [patches, threads])
+    if not args.json:
+        for message in summary.error_messages:
+            print(f"{PROG}: error: {message}", file=sys.stderr)
+        print(threads.line(), flush=True)
+        return EXIT_OK if summary.completed else EXIT_INCOMPLETE
+    return _report(summary, True)
+
+
+class BackfillSummary(JobSummary):
+    """Both jobs of a backfill in one summary: the sums, and each job's own in ``jobs``."""
+
+    job: str = "backfill"
+    days: int = 0
+    jobs: list[dict[str, object]] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, days: int, parts: Sequence[JobSummary]) -> BackfillSummary:
+        total = cls(days=days, jobs=[part.as_dict() for part in parts])
+        for part in parts:
+            for name in ("requests", "written", "unchanged", "skipped", "errors", "seconds"):
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+            for reason, count in part.skip_reasons.items():
+                total.skip_reasons[reason] = total.skip_reasons.get(reason, 0) + count
+            total.error_messages.extend(part.error_messages)
+        statuses = {part.status for part in parts}
+        if statuses != {"ok"}:
+            total.status = "failed" if statuses == {"failed"} else "partial"
+        return total
+
+
+@contextmanager
+def _status(message: str, *, enabled: bool) -> Iterator[None]:
+    """A spinner on the terminal while a job without page counts runs."""
+    if not enabled:
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}")
+    return number
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -136,10 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    common = argparse.ArgumentParser(add_help=False)
+    logging_options = argparse.ArgumentParser(add_help=False)
+    logging_options.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    logging_options.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    common = argparse.ArgumentParser(add_help=False, parents=[logging_options])
     common.add_argument("--json", action="store_true", help="print the summary as JSON")
-    common.add_argument("-v", "--verbose", action="count", default=0, help="log more")
-    common.add_argument("-q", "--quiet", action="store_true", help="log errors only")
 
     fetch = commands.add_parser(
         "fetch-patches",
@@ -203,6 +300,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--full", action="store_true", help="re-fetch every recent thread (the safety net)"
     )
     refresh.set_defaults(handler=cmd_refresh_discussions)
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[logging_options],
+        help="run the scheduled jobs and the REST API until stopped",
+        description="Serve the REST API and run the jobs on schedule (UTC): hourly new patches "
+        "and threads, daily at 03:00 the full refresh, Sundays at 04:00 the threads of the "
+        "whole backfill window. A first start backfills LKML_BACKFILL_DAYS. Stops cleanly on "
+        "SIGTERM or Ctrl-C.",
+    )
+    serve.add_argument("--host", metavar="H", help="address to listen on (default: LKML_API_HOST)")
+    serve.add_argument(
+        "--port", type=_port, metavar="P", help="port (default: LKML_API_PORT; 0 picks one)"
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    backfill = commands.add_parser(
+        "backfill",
+        parents=[common],
+        help="mirror the last N days of patches and their threads, once",
+        description="Fetch the patches submitted in the last N days (Patchwork), then their "
+        "review threads (lore). What `serve` does on its first start.",
+    )
+    backfill.add_argument(
+        "--days",
+        type=_positive_int,
+        metavar="N",
+        help="how far back (default: LKML_BACKFILL_DAYS, 30)",
+    )
+    backfill.set_defaults(handler=cmd_backfill)
     return parser
 
 

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
         30, ge=1, le=36500, description="Window a first start of `serve` backfills, in days."
     )
     refresh_days: int = Field(
-        14, ge=1, le=36500, description="Window of the weekly discussion refresh, in days."
+        14, ge=1, le=36500, description="Window of the daily full discussion refresh, in days."
     )
     api_host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")

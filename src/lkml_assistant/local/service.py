@@ -1,0 +1,339 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""`lkml-assistant serve`: the scheduled jobs and the REST API in one process.
+
+The API (uvicorn) answers from a thread of its own while the scheduler's single worker thread
+runs the jobs, both on one store. Signals are handled here, in the main thread, so that
+SIGTERM and Ctrl-C stop both cleanly: the API stops taking requests, the job in progress gets
+a grace period to end, and a job still running after it is abandoned (safe to repeat).
+
+The schedules (UTC):
+
+* ``hourly`` at minute 0: fetch-patches (incremental), then fetch-discussions of the patches
+  that have no thread yet or a stale one;
+* ``daily`` at 03:00: fetch-patches --full over the backfill window, fetch-discussions,
+  refresh-discussions --full over ``refresh_days``; it includes the 03:00 hourly run;
+* ``weekly`` on Sundays at 04:00: refresh-discussions --full over the whole backfill window,
+  for late replies to patches older than the daily window.
+
+A project that was never synced is backfilled (``backfill_days``) instead of crawled from
+its beginning: at start, and by any later run until that succeeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import IO, Any
+
+import uvicorn
+
+from lkml_assistant.config import Settings
+from lkml_assistant.repositories import open_store
+from lkml_assistant.repositories.base import Store
+from lkml_assistant.services.discussions import DiscussionSummary
+from lkml_assistant.services.fetch_discussions import FetchDiscussions
+from lkml_assistant.services.fetch_patches import FetchPatches, FetchPatchesSummary, Progress
+from lkml_assistant.services.refresh_discussions import RefreshDiscussions
+from lkml_assistant.wiring import lore_client, patchwork_client
+
+from .scheduler import Backfill, Clock, Schedule, Scheduler, Step, SystemClock
+
+log = logging.getLogger(__name__)
+
+HOURLY = "0 * * * *"
+DAILY = "0 3 * * *"
+WEEKLY = "0 4 * * 0"
+# Seconds a job in progress may take to end after a stop was asked for.
+SHUTDOWN_GRACE = 10.0
+
+
+class JobsBusyError(RuntimeError):
+    """Another process runs the jobs of this store."""
+
+
+# --- the jobs, one small function each, like functions/jobs.py ---------------------------------
+
+
+class LocalJobs:
+    """The services, wired from settings for one store; ``now`` comes from the caller's clock."""
+
+    def __init__(self, settings: Settings, store: Store, progress: Progress | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.progress = progress
+
+    def window_start(self, now: datetime, days: int | None = None) -> datetime:
+        return now - timedelta(days=days or self.settings.backfill_days)
+
+    def projects_never_synced(self) -> list[str]:
+        return [p for p in self.settings.projects if self.store.cursors.get_cursor(p) is None]
+
+    def fetch_patches(
+        self, now: datetime, *, full: bool = False, days: int | None = None
+    ) -> FetchPatchesSummary:
+        # A project never synced starts at the window, not at its first patch years ago.
+        since = None
+        if full or days or self.projects_never_synced():
+            since = self.window_start(now, days)
+        with patchwork_client(self.settings) as client:
+            job = FetchPatches(
+                self.store, client, server_tz=self.settings.patchwork_tz, progress=self.progress
+            )
+            return job.run(self.settings.projects, since=since, full=full)
+
+    def fetch_discussions(self, now: datetime, *, days: int | None = None) -> DiscussionSummary:
+        with lore_client(self.settings) as lore:
+            return FetchDiscussions(self.store, lore).run(
+                projects=self.settings.projects, since=self.window_start(now, days)
+            )
+
+    def refresh_discussions(self, now: datetime, *, days: int, full: bool) -> DiscussionSummary:
+        with lore_client(self.settings) as lore:
+            return RefreshDiscussions(self.store, lore).run(days=days, full=full, now=now)
+
+
+def standard_schedules(jobs: LocalJobs) -> list[Schedule]:
+    settings = jobs.settings
+    fetch = Step("fetch-patches", jobs.fetch_patches)
+    discussions = Step("fetch-discussions", jobs.fetch_discussions)
+    return [
+        Schedule("hourly", HOURLY, (fetch, discussions), description="new patches and threads"),
+        Schedule(
+            "daily",
+            DAILY,
+            (
+                Step("fetch-patches --full", lambda now: jobs.fetch_patches(now, full=True)),
+                discussions,
+                Step(
+                    "refresh-discussions --full",
+                    lambda now: jobs.refresh_discussions(
+                        now, days=settings.refresh_days, full=True
+                    ),
+                ),
+            ),
+            covers=frozenset({"hourly"}),
+            description="the full refresh",
+        ),
+        Schedule(
+            "weekly",
+            WEEKLY,
+            (
+                Step(
+                    "refresh-discussions --full",
+                    lambda now: jobs.refresh_discussions(
+                        now, days=settings.backfill_days, full=True
+                    ),
+                ),
+            ),
+            description="threads of every patch in the backfill window",
+        ),
+    ]
+
+
+def standard_backfill(jobs: LocalJobs) -> Backfill:
+    return Backfill(
+        needed=lambda: bool(jobs.projects_never_synced()),
+        steps=(
+            Step("fetch-patches", jobs.fetch_patches),
+            Step("fetch-discussions", jobs.fetch_discussions),
+        ),
+    )
+
+
+# --- one job runner per store ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def jobs_lock(settings: Settings) -> Iterator[None]:
+    """Hold the store's job lock, so two processes never run jobs on one store together.
+
+    The lock is a file beside the SQLite file, released by the kernel when the process dies.
+    """
+    if not settings.store.startswith("sqlite:///"):
+        yield
+        return
+    path = settings.sqlite_path.with_name(settings.sqlite_path.name + ".jobs.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] = path.open("a")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JobsBusyError(
+                f"another lkml-assistant process runs the jobs of this store (lock {path})"
+            ) from None
+        yield
+    finally:
+        handle.close()
+
+
+# --- the service -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Api:
+    server: uvicorn.Server
+    thread: threading.Thread
+    sock: socket.socket
+
+
+class LocalService:
+    """Scheduler and API on one store. ``start()``, then ``stop()``; or ``run()`` until a signal.
+
+    ``port=0`` picks a free port; :attr:`url` says which after ``start()``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        store: Store | None = None,
+        shutdown_grace: float = SHUTDOWN_GRACE,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.host = host if host is not None else settings.api_host
+        self.port = port if port is not None else settings.api_port
+        self.shutdown_grace = shutdown_grace
+        self._own_store = store is None
+        self.store: Store = store if store is not None else open_store(settings)
+        self.jobs = LocalJobs(settings, self.store)
+        self.scheduler = Scheduler(
+            self.store.runs,
+            standard_schedules(self.jobs),
+            clock=self.clock,
+            backfill=standard_backfill(self.jobs),
+        )
+        self.url = ""
+        self._api: _Api | None = None
+        self._lock: contextlib.ExitStack | None = None
+
+    # --- start ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Serve the API (returns once it accepts connections), then start the schedules."""
+        self._start_api()
+        self._lock = contextlib.ExitStack()
+        try:
+            self._lock.enter_context(jobs_lock(self.settings))
+        except JobsBusyError as exc:
+            log.warning("%s; serving the API only", exc)
+            return
+        self.scheduler.start()
+
+    def _start_api(self) -> None:
+        from lkml_assistant.api.app import create_local_app
+
+        app = create_local_app(self.store, self.settings)
+        sock = _listen(self.host, self.port)
+        host, port = sock.getsockname()[:2]
+        self.url = f"http://{_url_host(host)}:{port}"
+        config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,  # our logging setup, not uvicorn's
+            access_log=False,
+            server_header=False,
+            timeout_graceful_shutdown=3,
+        )
+        server = uvicorn.Server(config)
+        # In a thread of its own, uvicorn leaves the signals to us.
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="api", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"the API did not start on {self.url}")
+            time.sleep(0.01)
+        self._api = _Api(server, thread, sock)
+        log.info("API at %s (OpenAPI at %s/openapi.json)", self.url, self.url)
+
+    # --- stop -------------------------------------------------------------------------------
+
+    def stop(self) -> bool:
+        """Stop the schedules and the API; True when no job had to be abandoned."""
+        self.scheduler.stop()
+        if self._api is not None:
+            self._api.server.should_exit = True
+        clean = self.scheduler.join(0.1)
+        if not clean:
+            log.info(
+                "waiting up to %.0f s for %s to end",
+                self.shutdown_grace,
+                self.scheduler.current_job,
+            )
+            clean = self.scheduler.join(self.shutdown_grace)
+        if not clean:
+            log.warning(
+                "abandoning %s: it is safe to repeat, and runs again at the next start",
+                self.scheduler.current_job or "the job in progress",
+            )
+        if self._api is not None:
+            self._api.thread.join(10)
+            self._api.sock.close()
+            self._api = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+        # A job still running uses the store: leave it to the end of the process.
+        if clean and self._own_store:
+            self.store.close()
+        return clean
+
+    def run(self) -> int:
+        """Start, serve until SIGTERM or Ctrl-C, stop. Returns the exit status (0)."""
+        stop = threading.Event()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if stop.is_set():
+                # A second Ctrl-C: the user does not want to wait for the job in progress.
+                raise KeyboardInterrupt
+            log.info("%s: stopping", signal.Signals(signum).name)
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            while not stop.wait(0.5):
+                if self._api is not None and not self._api.thread.is_alive():
+                    log.error("the API server stopped unexpectedly")
+                    break
+            clean = self.stop()
+            log.info("stopped%s", "" if clean else " (a job was abandoned)")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)
+    return sock
+
+
+def _url_host(host: Any) -> str:
+    text = str(host)
+    return f"[{text}]" if ":" in text else text
