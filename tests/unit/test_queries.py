@@ -446,3 +446,26 @@ def test_migration_keeps_counts_of_an_existing_store(tmp_path):
 def test_dates_are_utc(service):
     item = service.patches(PatchQuery(), limit=1).items[0]
     assert item.date.utcoffset() == timedelta(0)
+
+
+def test_list_counts_agree_with_the_full_review_summaries(store):
+    """The counts a list shows are read in SQL; they must say what the summaries say."""
+    from lkml_assistant.models.discussion import TrailerKind
+
+    ids = list(range(1, 2061))
+    full = store.discussions.get_discussions(ids)
+    counts = store.discussions.get_review_counts(ids)
+    assert set(counts) == set(full) and len(full) > 1000
+    with_trailers = 0
+    for patch_id, discussion in full.items():
+        summary, got = discussion.summary, counts[patch_id]
+        assert got.reply_count == summary.reply_count
+        assert got.series_reply_count == summary.series_reply_count
+        assert got.participant_count == len(summary.participants)
+        assert got.reviewed_by == len(summary.given(TrailerKind.REVIEWED_BY))
+        assert got.acked_by == len(summary.given(TrailerKind.ACKED_BY))
+        assert got.tested_by == len(summary.given(TrailerKind.TESTED_BY))
+        assert got.naks == len(summary.naks)
+        assert got.last_activity == summary.last_activity
+        with_trailers += bool(summary.trailers)
+    assert with_trailers > 100

@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from lkml_assistant.api.app import cors_config
+from lkml_assistant.api.app import cors_config, freeze_long_lived_objects
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import load_settings
 from lkml_assistant.repositories import open_store
@@ -29,6 +29,7 @@ def _resolver() -> APIGatewayRestResolver:
             settings = load_settings()
             app = APIGatewayRestResolver(cors=cors_config(settings), enable_validation=True)
             install(app, QueryService(open_store(settings)))
+            freeze_long_lived_objects()
             _app = app
         return _app
 

@@ -90,3 +90,18 @@ class LoreCursor(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     received_until: datetime
+
+
+class ReviewCounts(BaseModel):
+    """A discussion reduced to the numbers a list shows, read without loading the whole summary."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reply_count: int = 0
+    series_reply_count: int = 0
+    participant_count: int = 0
+    reviewed_by: int = 0
+    acked_by: int = 0
+    tested_by: int = 0
+    naks: int = 0
+    last_activity: datetime | None = None

@@ -18,6 +18,7 @@ from lkml_assistant.models.domain import Patch, Project, Series
 from lkml_assistant.models.records import (
     LoreCursor,
     PatchDiscussion,
+    ReviewCounts,
     RunRecord,
     StoredMessage,
     SyncCursor,
@@ -163,6 +164,10 @@ class DiscussionRepository(ABC):
     @abstractmethod
     def get_discussions(self, patch_ids: Iterable[int]) -> dict[int, PatchDiscussion]:
         """The discussions of many patches in one go (a page of a list)."""
+
+    @abstractmethod
+    def get_review_counts(self, patch_ids: Iterable[int]) -> dict[int, ReviewCounts]:
+        """Just the counts of many discussions: what a list of patches shows."""
 
     @abstractmethod
     def patches_without_discussion(

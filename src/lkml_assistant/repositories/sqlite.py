@@ -24,6 +24,7 @@ from lkml_assistant.models.domain import Patch, Project, Series
 from lkml_assistant.models.records import (
     LoreCursor,
     PatchDiscussion,
+    ReviewCounts,
     RunRecord,
     StoredMessage,
     SyncCursor,
@@ -718,6 +719,43 @@ class SqliteDiscussions(DiscussionRepository):
             for row in rows:
                 item = PatchDiscussion.model_validate_json(row[0])
                 found[item.patch_id] = item
+        return found
+
+    def get_review_counts(self, patch_ids: Iterable[int]) -> dict[int, ReviewCounts]:
+        # SQLite's JSON functions count inside the stored summary, so a page of 200 patches
+        # does not parse 200 whole summaries (trailers and all) in Python.
+        ids = sorted(set(patch_ids))
+        found: dict[int, ReviewCounts] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"""SELECT patch_id,
+                       json_extract(data, '$.summary.reply_count'),
+                       json_extract(data, '$.summary.series_reply_count'),
+                       json_array_length(data, '$.summary.participants'),
+                       (SELECT COUNT(*) FROM json_each(data, '$.summary.trailers')
+                        WHERE json_extract(value, '$.kind') = 'reviewed-by'),
+                       (SELECT COUNT(*) FROM json_each(data, '$.summary.trailers')
+                        WHERE json_extract(value, '$.kind') = 'acked-by'),
+                       (SELECT COUNT(*) FROM json_each(data, '$.summary.trailers')
+                        WHERE json_extract(value, '$.kind') = 'tested-by'),
+                       json_array_length(data, '$.summary.naks'),
+                       json_extract(data, '$.summary.last_activity')
+                   FROM discussions WHERE patch_id IN ({marks})""",  # noqa: S608 - placeholders only
+                chunk,
+            )
+            for row in rows:
+                found[int(row[0])] = ReviewCounts(
+                    reply_count=row[1] or 0,
+                    series_reply_count=row[2] or 0,
+                    participant_count=row[3] or 0,
+                    reviewed_by=row[4],
+                    acked_by=row[5],
+                    tested_by=row[6],
+                    naks=row[7] or 0,
+                    last_activity=datetime.fromisoformat(row[8]) if row[8] else None,
+                )
         return found
 
     def patches_without_discussion(

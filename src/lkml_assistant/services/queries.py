@@ -44,9 +44,9 @@ from lkml_assistant.models.api import (
     StatsOut,
     TrailerOut,
 )
-from lkml_assistant.models.discussion import Trailer, TrailerKind
+from lkml_assistant.models.discussion import Trailer
 from lkml_assistant.models.domain import Patch, Person
-from lkml_assistant.models.records import PatchDiscussion, StoredMessage
+from lkml_assistant.models.records import PatchDiscussion, ReviewCounts, StoredMessage
 from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
 
 DEFAULT_LIMIT = 30
@@ -260,18 +260,8 @@ def _trailer(trailer: Trailer) -> TrailerOut:
     )
 
 
-def _brief(discussion: PatchDiscussion) -> ReviewBrief:
-    summary = discussion.summary
-    return ReviewBrief(
-        reply_count=summary.reply_count,
-        series_reply_count=summary.series_reply_count,
-        participant_count=len(summary.participants),
-        reviewed_by=len(summary.given(TrailerKind.REVIEWED_BY)),
-        acked_by=len(summary.given(TrailerKind.ACKED_BY)),
-        tested_by=len(summary.given(TrailerKind.TESTED_BY)),
-        naks=len(summary.naks),
-        last_activity=summary.last_activity,
-    )
+def _brief(counts: ReviewCounts) -> ReviewBrief:
+    return ReviewBrief(**counts.model_dump())
 
 
 def _review(discussion: PatchDiscussion) -> ReviewSummaryOut:
@@ -290,7 +280,7 @@ def _review(discussion: PatchDiscussion) -> ReviewSummaryOut:
     )
 
 
-def _item(patch: Patch, discussion: PatchDiscussion | None) -> PatchItem:
+def _item(patch: Patch, counts: ReviewCounts | None) -> PatchItem:
     return PatchItem(
         id=patch.id,
         project=patch.project,
@@ -304,7 +294,7 @@ def _item(patch: Patch, discussion: PatchDiscussion | None) -> PatchItem:
         series=_series_refs(patch),
         web_url=patch.web_url,
         list_archive_url=patch.list_archive_url,
-        review=_brief(discussion) if discussion else None,
+        review=_brief(counts) if counts else None,
     )
 
 
@@ -402,14 +392,12 @@ class QueryService:
         # One more than asked says whether a next page exists, so the last page has no cursor.
         found = self.store.patches.page_patches(query, after=after, limit=limit + 1)
         page = found[:limit]
-        discussions = self.store.discussions.get_discussions(p.id for p in page)
+        counts = self.store.discussions.get_review_counts(p.id for p in page)
         next_cursor = None
         if len(found) > limit:
             last = page[-1]
             next_cursor = encode_cursor(PageMark(date=last.date, id=last.id), query)
-        return PatchPage(
-            items=[_item(p, discussions.get(p.id)) for p in page], next_cursor=next_cursor
-        )
+        return PatchPage(items=[_item(p, counts.get(p.id)) for p in page], next_cursor=next_cursor)
 
     def person_patches(
         self, email: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
