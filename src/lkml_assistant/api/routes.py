@@ -2,7 +2,7 @@
 """Every route of the REST API, as one Powertools Router shared by local mode and Lambda.
 
 :func:`build_router` binds the routes to a :class:`QueryService`; :func:`install` adds them to
-a resolver (``HttpResolverLocal`` under uvicorn, ``APIGatewayRestResolver`` on Lambda) with
+an ``APIGatewayRestResolver`` (on Lambda, and behind :mod:`lkml_assistant.api.app` locally) with
 the error mapping, ``/openapi.json`` and the ``/docs`` page. Routes only translate HTTP to
 service calls: checks and queries live in :mod:`lkml_assistant.services.queries`.
 
