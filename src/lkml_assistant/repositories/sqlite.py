@@ -300,6 +300,18 @@ class _Db:
             rows: list[sqlite3.Row] = cursor.fetchall()
             return rows
 
+    def query_in(self, sql: str, keys: Iterable[Any]) -> list[sqlite3.Row]:
+        """Run ``sql`` whose ``{marks}`` stands for an IN list, over many keys.
+
+        Keys go in batches of 500, well under SQLite's limit on bound parameters.
+        """
+        unique = sorted(set(keys))
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows.extend(self.query(sql.format(marks=",".join("?" * len(chunk))), chunk))
+        return rows
+
     def upsert(self, sql: str, rows: list[tuple[Any, ...]]) -> WriteResult:
         """Run an ``INSERT … ON CONFLICT DO UPDATE … WHERE fingerprint differs`` for many rows."""
         if not rows:
@@ -387,32 +399,19 @@ class SqlitePatches(PatchRepository):
         return Patch.model_validate_json(rows[0][0]) if rows else None
 
     def get_patches(self, patch_ids: Iterable[int]) -> dict[int, Patch]:
-        ids = sorted(set(patch_ids))
-        found: dict[int, Patch] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._db.query(f"SELECT data FROM patches WHERE id IN ({marks})", chunk):  # noqa: S608 - placeholders only
-                patch = Patch.model_validate_json(row[0])
-                found[patch.id] = patch
-        return found
+        rows = self._db.query_in("SELECT data FROM patches WHERE id IN ({marks})", patch_ids)
+        patches = (Patch.model_validate_json(row[0]) for row in rows)
+        return {patch.id: patch for patch in patches}
 
     def patches_by_msgid(self, msgid: str) -> list[Patch]:
         rows = self._db.query("SELECT data FROM patches WHERE msgid = ? ORDER BY id", (msgid,))
         return [Patch.model_validate_json(row[0]) for row in rows]
 
     def patches_by_msgids(self, msgids: Iterable[str]) -> list[Patch]:
-        ids = sorted(set(msgids))
-        found: list[Patch] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
-                f"SELECT data FROM patches WHERE msgid IN ({marks}) ORDER BY id",  # noqa: S608 - placeholders only
-                chunk,
-            )
-            found.extend(Patch.model_validate_json(row[0]) for row in rows)
-        return found
+        rows = self._db.query_in(
+            "SELECT data FROM patches WHERE msgid IN ({marks}) ORDER BY id", msgids
+        )
+        return [Patch.model_validate_json(row[0]) for row in rows]
 
     def list_patches(
         self,
@@ -573,14 +572,8 @@ class SqliteSeries(SeriesRepository):
         return [Series.model_validate_json(row[0]) for row in rows]
 
     def known_series_ids(self, series_ids: Iterable[int]) -> set[int]:
-        ids = sorted(set(series_ids))
-        known: set[int] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.query(f"SELECT id FROM series WHERE id IN ({marks})", chunk)  # noqa: S608 - placeholders only
-            known.update(int(row[0]) for row in rows)
-        return known
+        rows = self._db.query_in("SELECT id FROM series WHERE id IN ({marks})", series_ids)
+        return {int(row[0]) for row in rows}
 
 
 class SqliteCursors(CursorRepository):
@@ -658,17 +651,11 @@ class SqliteDiscussions(DiscussionRepository):
         return [StoredMessage.model_validate_json(row[0]) for row in rows]
 
     def known_message_ids(self, message_ids: Iterable[str]) -> dict[str, str]:
-        ids = sorted(set(message_ids))
-        known: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
-                f"SELECT message_id, thread_root FROM messages WHERE message_id IN ({marks})",  # noqa: S608 - placeholders only
-                chunk,
-            )
-            known.update((row[0], row[1]) for row in rows)
-        return known
+        rows = self._db.query_in(
+            "SELECT message_id, thread_root FROM messages WHERE message_id IN ({marks})",
+            message_ids,
+        )
+        return {row[0]: row[1] for row in rows}
 
     def upsert_discussions(self, discussions: Iterable[PatchDiscussion]) -> WriteResult:
         now = _now()
@@ -707,30 +694,17 @@ class SqliteDiscussions(DiscussionRepository):
         return PatchDiscussion.model_validate_json(rows[0][0]) if rows else None
 
     def get_discussions(self, patch_ids: Iterable[int]) -> dict[int, PatchDiscussion]:
-        ids = sorted(set(patch_ids))
-        found: dict[int, PatchDiscussion] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
-                f"SELECT data FROM discussions WHERE patch_id IN ({marks})",  # noqa: S608 - placeholders only
-                chunk,
-            )
-            for row in rows:
-                item = PatchDiscussion.model_validate_json(row[0])
-                found[item.patch_id] = item
-        return found
+        rows = self._db.query_in(
+            "SELECT data FROM discussions WHERE patch_id IN ({marks})", patch_ids
+        )
+        items = (PatchDiscussion.model_validate_json(row[0]) for row in rows)
+        return {item.patch_id: item for item in items}
 
     def get_review_counts(self, patch_ids: Iterable[int]) -> dict[int, ReviewCounts]:
         # SQLite's JSON functions count inside the stored summary, so a page of 200 patches
         # does not parse 200 whole summaries (trailers and all) in Python.
-        ids = sorted(set(patch_ids))
-        found: dict[int, ReviewCounts] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.query(
-                f"""SELECT patch_id,
+        rows = self._db.query_in(
+            """SELECT patch_id,
                        json_extract(data, '$.summary.reply_count'),
                        json_extract(data, '$.summary.series_reply_count'),
                        json_array_length(data, '$.summary.participants'),
@@ -742,21 +716,22 @@ class SqliteDiscussions(DiscussionRepository):
                         WHERE json_extract(value, '$.kind') = 'tested-by'),
                        json_array_length(data, '$.summary.naks'),
                        json_extract(data, '$.summary.last_activity')
-                   FROM discussions WHERE patch_id IN ({marks})""",  # noqa: S608 - placeholders only
-                chunk,
+               FROM discussions WHERE patch_id IN ({marks})""",
+            patch_ids,
+        )
+        return {
+            int(row[0]): ReviewCounts(
+                reply_count=row[1] or 0,
+                series_reply_count=row[2] or 0,
+                participant_count=row[3] or 0,
+                reviewed_by=row[4],
+                acked_by=row[5],
+                tested_by=row[6],
+                naks=row[7] or 0,
+                last_activity=datetime.fromisoformat(row[8]) if row[8] else None,
             )
-            for row in rows:
-                found[int(row[0])] = ReviewCounts(
-                    reply_count=row[1] or 0,
-                    series_reply_count=row[2] or 0,
-                    participant_count=row[3] or 0,
-                    reviewed_by=row[4],
-                    acked_by=row[5],
-                    tested_by=row[6],
-                    naks=row[7] or 0,
-                    last_activity=datetime.fromisoformat(row[8]) if row[8] else None,
-                )
-        return found
+            for row in rows
+        }
 
     def patches_without_discussion(
         self, *, projects: Sequence[str] = (), since: datetime | None = None, limit: int = 10_000
