@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -89,6 +89,23 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins allowed to call the API from a browser (comma-separated).",
     )
+    patches_table: str = Field(
+        "", description="DynamoDB table of patches, series, projects and cursors (store dynamodb)."
+    )
+    discussions_table: str = Field(
+        "", description="DynamoDB table of messages and per-patch discussions (store dynamodb)."
+    )
+    work_queue_url: str = Field(
+        "",
+        description="SQS queue FetchPatches sends one message per thread to fetch (AWS only; "
+        "empty: threads are fetched in the same run).",
+    )
+    retention_days: int = Field(
+        0,
+        ge=0,
+        le=36500,
+        description="DynamoDB items expire this many days after their date (TTL); 0 keeps them.",
+    )
 
     @field_validator("patchwork_url")
     @classmethod
@@ -153,6 +170,14 @@ class Settings(BaseSettings):
         if not value.removeprefix("sqlite:///").strip("/"):
             raise ValueError(f"LKML_STORE names no file: {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _check_dynamodb_tables(self) -> Settings:
+        if self.store == "dynamodb" and not (self.patches_table and self.discussions_table):
+            raise ValueError(
+                "LKML_STORE=dynamodb needs LKML_PATCHES_TABLE and LKML_DISCUSSIONS_TABLE"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The two DynamoDB tables, keys and indexes: one definition for the store, the tests and CDK.
+
+Plain data with no boto3 import, so the CDK app (``infra/``) and the Lambda cold start can both
+read it cheaply. Every key attribute is a string; the item layouts are in ``docs/data-model.md``.
+
+Patches table (patches, series, projects, cursors, runs: everything Patchwork-shaped):
+
+- ``pk``/``sk``: ``PATCH#<id>``/``PATCH``, ``SERIES#<id>``/``SERIES``, ``PROJECTS``/``<link>``,
+  ``CURSOR``/``patchwork#<project>`` or ``lore#<list>``, ``RUN#<job>``/``<started>#<id>``...
+- ``by-project-date``: a project's patches newest first (``P#<project>``, ``<date>#<id>``).
+- ``by-submitter``: a person's patches (``U#<email>``, ``<date>#<id>``).
+- ``by-series``: a series' patches (``S#<series id>``, ``<id>``, zero padded).
+- ``by-state``: a project's patches in one state (``ST#<project>#<state>``, ``<date>#<id>``).
+- ``by-msgid``: from a mail to its patch or series (``M#<msgid>``, ``<kind>#<id>``).
+
+Discussions table (what lore holds):
+
+- ``pk``/``sk``: a message is ``T#<thread root>``/``M#<msgid>`` (one item per Message-ID, the
+  thread's messages under one partition key); a patch's discussion is ``D#<patch id>``/``D``.
+- ``by-message-id``: which thread holds a Message-ID (``M#<msgid>``).
+- ``by-author``: a person's mail, newest first (``A#<email>``, ``<date>#<msgid>``).
+- ``by-thread``: the patches whose discussion lives in a thread (``T#<root>``, ``<patch id>``).
+- ``stale``: sparse; only discussions waiting for a re-fetch carry it (``STALE``, ``<patch id>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TTL_ATTRIBUTE = "expires_at"
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    logical_name: str
+    indexes: tuple[Index, ...]
+
+    def attributes(self) -> tuple[str, ...]:
+        """Every key attribute of the table and its indexes (all strings)."""
+        names = [PARTITION_KEY, SORT_KEY]
+        for index in self.indexes:
+            names.append(index.partition_key)
+            if index.sort_key:
+                names.append(index.sort_key)
+        return tuple(dict.fromkeys(names))
+
+
+PATCHES = TableSchema(
+    logical_name="patches",
+    indexes=(
+        Index("by-project-date", "gsi1pk", "gsi1sk"),
+        Index("by-submitter", "gsi2pk", "gsi2sk"),
+        Index("by-series", "gsi3pk", "gsi3sk"),
+        Index("by-state", "gsi4pk", "gsi4sk"),
+        Index("by-msgid", "gsi5pk", "gsi5sk"),
+    ),
+)
+
+DISCUSSIONS = TableSchema(
+    logical_name="discussions",
+    indexes=(
+        Index("by-message-id", "gsi1pk"),
+        Index("by-author", "gsi2pk", "gsi2sk"),
+        Index("by-thread", "gsi3pk", "gsi3sk"),
+        Index("stale", "gsi4pk", "gsi4sk"),
+    ),
+)
+
+TABLES = (PATCHES, DISCUSSIONS)
