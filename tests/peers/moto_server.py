@@ -26,7 +26,7 @@ REGION = "us-east-1"
 # Credentials moto accepts; boto3 refuses to sign without some.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's documented dummy value
+    "AWS_SECRET_ACCESS_KEY": "testing",  # moto's documented dummy value
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
