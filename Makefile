@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: help setup run demo test test-fast lint format bench clean peers
+.PHONY: help setup run demo test test-fast lint format bench clean peers bundle synth infra-test infra-setup
 
 help:
 	@echo "make run    - set up and serve LKML Assistant on this machine: jobs on schedule + REST API"
@@ -15,6 +15,9 @@ help:
 	@echo "make test   - set up and run the whole test suite (installs its test peers)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, each compared with a baseline measured in the same run"
+	@echo "make bundle - the Lambda bundle in dist/lambda (wheels for the Lambda runtime)"
+	@echo "make synth ENV=dev|staging|prod - the CloudFormation template in infra/cdk.out"
+	@echo "make infra-test - the CDK app's tests (templates, cdk-nag, bundle, deploy workflow)"
 
 # uv manages the virtual environment from uv.lock; it is installed with pip when missing.
 setup: .venv/.synced
@@ -40,14 +43,16 @@ peers:
 
 test: setup peers
 	$(UV) run pytest
+	$(MAKE) infra-test
 
 test-fast: setup
 	$(UV) run pytest -m "not integration and not slow"
 
-lint: setup
+lint: setup infra-setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
+	cd infra && $(UV) run --frozen mypy
 
 format: setup
 	$(UV) run ruff check --fix .
@@ -56,5 +61,35 @@ format: setup
 bench: setup peers
 	$(UV) run python -m benchmarks
 
+# Version chains over the four bulk list slices: links by rule, unlinked, samples to check.
+.PHONY: versions-report
+versions-report: setup
+	$(UV) run python -m benchmarks.report_versions
+
 clean:
-	rm -rf .venv .run .bench .mypy_cache .ruff_cache .pytest_cache dist
+	rm -rf .venv .run .bench .mypy_cache .ruff_cache .pytest_cache dist infra/.venv infra/cdk.out
+
+# AWS (docs/aws.md). The CDK app in infra/ has its own environment (infra/uv.lock); jsii runs
+# it on Node.js. ENV picks the deployment: dev, staging or prod.
+ENV ?= dev
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+infra-setup: infra/.venv/.synced
+
+infra/.venv/.synced: infra/pyproject.toml infra/uv.lock pyproject.toml
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	cd infra && $(UV) sync --frozen
+	@touch $@
+
+bundle: setup
+	$(UV) run python scripts/bundle.py
+
+synth: bundle infra-setup
+	@case "$(ENV)" in dev|staging|prod) ;; \
+	  *) echo "ENV must be dev, staging or prod, not '$(ENV)'" >&2; exit 2;; esac
+	cd infra && rm -rf cdk.out && CDK_OUTDIR=cdk.out $(UV) run --frozen python app.py -c env=$(ENV)
+	@ls infra/cdk.out/lkml-$(ENV).template.json
+
+infra-test: infra-setup
+	cd infra && $(UV) sync --frozen && $(UV) run --frozen pytest

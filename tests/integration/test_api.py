@@ -19,6 +19,7 @@ from lkml_assistant.api.app import create_local_app
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import api as lambda_api
 from lkml_assistant.services.queries import QueryService, build_patch_query
+from tests.lambda_runtime import InvocationContext
 from tests.unit.test_queries import seeded_store
 
 pytestmark = pytest.mark.integration
@@ -265,7 +266,7 @@ def test_concurrent_requests(http):
 )
 def test_lambda_answers_like_the_local_server(http, lambda_handler, path, params):
     local = http.get(path, params=params)
-    response = lambda_handler(rest_event(path, params), None)
+    response = lambda_handler(rest_event(path, params), InvocationContext())
     assert response["statusCode"] == local.status_code
     assert json.loads(response["body"]) == local.json()
 
@@ -275,10 +276,12 @@ def test_lambda_discussion_and_person_routes(http, lambda_handler, store):
         d for d in store.discussions.get_discussions(range(1, 2061)).values() if d.thread_root
     )
     path = f"/patches/{with_thread.patch_id}/discussion"
-    response = lambda_handler(rest_event(path), None)
+    response = lambda_handler(rest_event(path), InvocationContext())
     assert json.loads(response["body"]) == http.get(path).json()
     email = store.patches.get_patch(with_thread.patch_id).submitter.email
-    response = lambda_handler(rest_event(f"/people/{email}/patches", [("limit", "3")]), None)
+    response = lambda_handler(
+        rest_event(f"/people/{email}/patches", [("limit", "3")]), InvocationContext()
+    )
     assert response["statusCode"] == 200
     assert (
         json.loads(response["body"])

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from lkml_assistant.functions import jobs
+from tests.lambda_runtime import InvocationContext
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 
 pytestmark = pytest.mark.integration
@@ -33,16 +34,20 @@ def test_scheduled_fetch_patches_then_discussions(tmp_path, monkeypatch, public_
         monkeypatch.setenv("LKML_PROJECTS", "netfilter-devel")
         monkeypatch.setenv("LKML_STORE", f"sqlite:///{tmp_path}/s.sqlite3")
         monkeypatch.setenv("LKML_REQUEST_INTERVAL", "0")
-        first = jobs.fetch_patches(scheduled_event())
+        # No work queue configured: the threads are fetched in the same invocation.
+        first = jobs.fetch_patches(scheduled_event({"days": 3650}), InvocationContext())
         assert first["job"] == "fetch-patches" and first["patches_seen"] == 2060
-        again = jobs.fetch_patches(scheduled_event({"full": True}))
-        assert again["written"] == 0 and again["status"] == "ok"
-        discussions = jobs.fetch_discussions(scheduled_event())
+        discussions = first["discussions"]
         assert discussions["threads_fetched"] > 500 and discussions["errors"] == 0
-        refresh = jobs.refresh_discussions(scheduled_event({"days": 3650}))
+        again = jobs.fetch_patches(
+            scheduled_event({"full": True, "days": 3650}), InvocationContext()
+        )
+        assert again["written"] == 0 and again["status"] == "ok"
+        assert again["discussions"]["threads_fetched"] == 0
+        refresh = jobs.refresh_discussions(scheduled_event({"days": 3650}), InvocationContext())
         assert refresh["job"] == "refresh-discussions" and refresh["errors"] == 0
 
 
 def test_unknown_event_detail_is_refused():
     with pytest.raises(ValidationError):
-        jobs.fetch_patches(scheduled_event({"ful": True}))
+        jobs.fetch_patches(scheduled_event({"ful": True}), InvocationContext())

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,12 +72,16 @@ def run_moto_server(
     ]
     env = {**os.environ, **FAKE_CREDENTIALS}
     env.pop("AWS_ENDPOINT_URL", None)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server logs every request to stderr: a file, not a pipe nobody reads, which would
+    # fill up after a few thousand requests and block the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")
                 raise RuntimeError(f"moto server exited with {proc.returncode}: {err[-2000:]}")
             try:
                 httpx.get(f"{endpoint}/moto-api/", timeout=1).raise_for_status()
@@ -93,6 +98,7 @@ def run_moto_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ answers 422 by default), 404 for unknown ids and routes, 500 without internals o
 import logging
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, Router
@@ -26,24 +27,31 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from lkml_assistant import __version__
+from lkml_assistant.api.feed import MEDIA_TYPE as ATOM_MEDIA_TYPE
+from lkml_assistant.api.feed import atom_feed
 from lkml_assistant.models.api import (
+    ChangesOut,
     DiscussionOut,
     ErrorDetail,
     ErrorOut,
     HealthOut,
     PatchDetail,
     PatchPage,
+    PersonReviewsOut,
     ProjectList,
     SeriesDetail,
     StatsOut,
+    VersionsOut,
 )
 from lkml_assistant.services.queries import (
     DEFAULT_LIMIT,
+    MAX_CHANGES,
     MAX_CURSOR_LENGTH,
     MAX_EMAIL_LENGTH,
     MAX_ID,
     MAX_LIMIT,
     MAX_QUERY_LENGTH,
+    REVIEW_STATES,
     InvalidRequestError,
     QueryService,
     ResourceNotFoundError,
@@ -96,6 +104,13 @@ Cursor = Annotated[
 ]
 
 
+ReviewStatus = Annotated[
+    list[str] | None,
+    Query(description=f"review status ({', '.join(REVIEW_STATES)}); repeat for any of several"),
+]
+SeriesId = Annotated[int, Path(ge=1, le=MAX_ID, description="Patchwork's series id.")]
+
+
 def build_router(service: QueryService) -> Router:
     """The API's routes, answering from ``service``."""
     router = Router()  # type: ignore[no-untyped-call]
@@ -130,6 +145,7 @@ def build_router(service: QueryService) -> Router:
             datetime | None, Query(description="submitted at or after (ISO 8601; naive = UTC)")
         ] = None,
         until: Annotated[datetime | None, Query(description="submitted before")] = None,
+        review_status: ReviewStatus = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> PatchPage:
@@ -141,8 +157,94 @@ def build_router(service: QueryService) -> Router:
             q=q,
             since=since,
             until=until,
+            review_status=review_status or (),
         )
         return service.patches(query, limit=limit, cursor=cursor)
+
+    @router.get(
+        "/patches.atom",
+        summary="Any patch list as an Atom feed",
+        description="The filters of /patches; the newest `limit` patches, each updated at its "
+        "last activity.",
+        tags=["patches"],
+        responses={
+            200: {"description": "An Atom 1.0 feed", "content": {ATOM_MEDIA_TYPE: {}}},
+            **_ERRORS,
+        },
+    )
+    def patches_feed(
+        *,
+        project: Annotated[str | None, Query(max_length=100, description="link name")] = None,
+        state: Annotated[list[str] | None, Query(description="state slug")] = None,
+        submitter: Annotated[
+            str | None, Query(max_length=MAX_EMAIL_LENGTH, description="submitter's e-mail")
+        ] = None,
+        series: Annotated[int | None, Query(ge=1, le=MAX_ID, description="series id")] = None,
+        q: Annotated[
+            str | None,
+            Query(max_length=MAX_QUERY_LENGTH, description="words that must all be in the title"),
+        ] = None,
+        review_status: ReviewStatus = None,
+        limit: Limit = 50,
+    ) -> Response[bytes]:
+        query = build_patch_query(
+            project=project,
+            state=state or (),
+            submitter=submitter,
+            series=series,
+            q=q,
+            review_status=review_status or (),
+        )
+        page = service.patches(query, limit=limit)
+        event = router.current_event
+        params = sorted((event.query_string_parameters or {}).items())
+        described = urlencode([(k, v) for k, v in params if k != "limit"])
+        body = atom_feed(
+            page.items,
+            title="LKML Assistant: patches" + (f" ({described})" if described else ""),
+            self_url=event.path + (f"?{urlencode(params)}" if params else ""),
+            feed_id=f"urn:lkml-assistant:patches:{described}",
+        )
+        return Response(status_code=200, content_type=ATOM_MEDIA_TYPE, body=body)
+
+    @router.get(
+        "/changes",
+        summary="What changed in the store since a cursor",
+        description="Without updated_since: an empty page and the cursor of the newest change, "
+        "to start from. Then pass the cursor back as updated_since after every poll; each "
+        "change names a record to read again (patch, series, discussion, message, review or "
+        "link). Nothing is skipped or repeated.",
+        tags=["changes"],
+        responses=_answers(ChangesOut, not_found=False),
+    )
+    def changes(
+        updated_since: Annotated[
+            str | None, Query(max_length=MAX_CURSOR_LENGTH, description="cursor of the last poll")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_CHANGES, description="changes per page")] = 500,
+    ) -> ChangesOut:
+        return service.changes(updated_since, limit=limit)
+
+    @router.get(
+        "/series/<series_id>/versions",
+        summary="Every version of a series (v1 ... vN), each with its review status",
+        tags=["series"],
+        responses=_answers(VersionsOut),
+    )
+    def series_versions(series_id: SeriesId) -> VersionsOut:
+        return service.versions(series_id)
+
+    @router.get(
+        "/people/<email>/reviews",
+        summary="A person's patches waiting on reviewers, and the reviews they gave",
+        tags=["people"],
+        responses=_answers(PersonReviewsOut),
+    )
+    def person_reviews(
+        email: Annotated[str, Path(max_length=MAX_EMAIL_LENGTH, description="e-mail address")],
+        limit: Limit = DEFAULT_LIMIT,
+    ) -> PersonReviewsOut:
+        return service.person_reviews(email, limit=limit)
 
     @router.get(
         "/patches/<patch_id>",
@@ -169,9 +271,7 @@ def build_router(service: QueryService) -> Router:
         tags=["series"],
         responses=_answers(SeriesDetail),
     )
-    def get_series(
-        series_id: Annotated[int, Path(ge=1, le=MAX_ID, description="Patchwork's series id.")],
-    ) -> SeriesDetail:
+    def get_series(series_id: SeriesId) -> SeriesDetail:
         return service.series(series_id)
 
     @router.get(

@@ -8,13 +8,17 @@ execution environment, so a warm call only runs the route.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
 
 from lkml_assistant.api.app import cors_config, freeze_long_lived_objects
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import load_settings
+from lkml_assistant.functions.observability import logger, metrics, tracer
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.queries import QueryService
 
@@ -34,6 +38,17 @@ def _resolver() -> APIGatewayRestResolver:
         return _app
 
 
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.perf_counter()
     response: dict[str, Any] = _resolver().resolve(event, context)
+    metrics.add_dimension(name="Job", value="api")
+    metrics.add_dimension(name="Source", value="apigateway")
+    metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=1)
+    elapsed = 1000 * (time.perf_counter() - started)
+    metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=elapsed)
+    if int(response.get("statusCode", 500)) >= 500:
+        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
     return response

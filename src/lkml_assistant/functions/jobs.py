@@ -1,22 +1,39 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Scheduled jobs as Lambda handlers (EventBridge scheduled events).
+"""The jobs as Lambda handlers: thin, over :class:`lkml_assistant.services.jobs.Jobs`.
 
-The event's ``detail`` may narrow a run: ``{"full": true}`` for the daily full refresh,
-``{"projects": [...]}``, ``{"days": N}``. Settings come from the function's environment.
+* ``fetch_patches`` (EventBridge schedule): patches, series and states; then one SQS message
+  per thread to fetch (``LKML_WORK_QUEUE_URL``), and the version chains and review status
+  of the window (ReviewIntel, from the store). The daily run (``{"full": true}``) also queues
+  a re-read of the recent threads. A crawl that runs short of time pauses at a page and says
+  ``more``; the next invocation resumes it.
+* ``fetch_discussions`` (SQS consumer): each record is one thread; a record that fails is
+  reported in ``batchItemFailures`` so only it is retried, and after the queue's
+  maxReceiveCount it lands in the dead-letter queue while the rest of the batch is kept.
+* ``refresh_discussions`` (EventBridge schedule): the threads of recent patches that received
+  mail, queued like the others.
+
+The event's ``detail`` may narrow a run: ``{"full": true}``, ``{"projects": [...]}``,
+``{"days": N}``. Anything else is refused. Settings come from the function's environment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lkml_assistant.config import load_settings
+from lkml_assistant.config import Settings, load_settings
+from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
+from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories import open_store
-from lkml_assistant.services.fetch_discussions import FetchDiscussions
-from lkml_assistant.services.fetch_patches import FetchPatches
-from lkml_assistant.services.refresh_discussions import RefreshDiscussions
-from lkml_assistant.wiring import lore_client, patchwork_client
+from lkml_assistant.services.fetch_discussions import TaskQueue
+from lkml_assistant.services.jobs import Jobs
 
 
 class JobRequest(BaseModel):
@@ -26,7 +43,7 @@ class JobRequest(BaseModel):
 
     full: bool = False
     projects: list[str] = Field(default_factory=list)
-    days: int = Field(14, ge=1, le=3650)
+    days: int | None = Field(None, ge=1, le=3650)
 
 
 def _request(event: dict[str, Any]) -> JobRequest:
@@ -34,26 +51,102 @@ def _request(event: dict[str, Any]) -> JobRequest:
     return JobRequest.model_validate(detail)
 
 
-def fetch_patches(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+def _queue(settings: Settings) -> TaskQueue | None:
+    if not settings.work_queue_url:
+        return None
+    from lkml_assistant.functions.work_queue import SqsTaskQueue
+
+    return SqsTaskQueue(settings.work_queue_url)
+
+
+def _time_left(context: object) -> Callable[[], float] | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return lambda: float(remaining()) / 1000.0
+
+
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def fetch_patches(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
     request = _request(event)
     settings = load_settings()
-    with open_store(settings) as store, patchwork_client(settings) as client:
-        job = FetchPatches(store, client, server_tz=settings.patchwork_tz)
-        summary = job.run(request.projects or settings.projects, full=request.full)
-    return summary.as_dict()
+    now = datetime.now(UTC)
+    with open_store(settings) as store:
+        jobs = Jobs(settings, store, queue=_queue(settings), time_left=_time_left(context))
+        summary = jobs.fetch_patches(
+            now, full=request.full, days=request.days, projects=request.projects
+        )
+        record_job(summary, source="patchwork")
+        result = summary.as_dict()
+        if jobs.queue is None:
+            # No work queue configured: the threads are fetched in this invocation.
+            result["discussions"] = jobs.fetch_discussions(now, days=request.days).as_dict()
+        # Versions and review status from what the store holds: the threads queued an hour
+        # ago have been read by now.
+        result["review_intel"] = jobs.review_intel(now, days=request.days).as_dict()
+        if request.full:
+            refresh = jobs.refresh_discussions(now, days=settings.refresh_days, full=True)
+            result["refresh"] = refresh.as_dict()
+    logger.info(summary.line(), extra={"summary": result})
+    return result
 
 
-def fetch_discussions(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+def _thread_task(record: SQSRecord) -> ThreadTask:
+    return ThreadTask.model_validate_json(record.body)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def fetch_discussions(
+    event: dict[str, Any], context: LambdaContext | None = None
+) -> PartialItemFailureResponse:
+    settings = load_settings()
+    processor = BatchProcessor(event_type=EventType.SQS)
+    with open_store(settings) as store:
+        jobs = Jobs(settings, store)
+        with jobs.thread_fetcher() as fetcher:
+
+            def handle(record: SQSRecord) -> None:
+                logger.append_keys(sqs_message_id=record.message_id)
+                try:
+                    task = _thread_task(record)
+                except ValidationError as exc:
+                    fetcher.attempted += 1
+                    fetcher.failed(f"malformed task in message {record.message_id}")
+                    logger.error("malformed task: %s", exc.errors(include_url=False))
+                    raise
+                fetcher.fetch(task)
+
+            try:
+                with processor(records=event.get("Records", []), handler=handle):
+                    processor.process()
+            finally:
+                # Also when every record failed and the batch raises for SQS to retry it all.
+                record_job(fetcher.summary, source="lore")
+                failed = len(processor.fail_messages)
+                logger.info(
+                    fetcher.summary.line(),
+                    extra={"summary": fetcher.summary.as_dict(), "failed_records": failed},
+                )
+    return processor.response()
+
+
+@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def refresh_discussions(
+    event: dict[str, Any], context: LambdaContext | None = None
+) -> dict[str, Any]:
     request = _request(event)
     settings = load_settings()
-    with open_store(settings) as store, lore_client(settings) as lore:
-        summary = FetchDiscussions(store, lore).run(projects=request.projects or settings.projects)
-    return summary.as_dict()
-
-
-def refresh_discussions(event: dict[str, Any], context: object = None) -> dict[str, Any]:
-    request = _request(event)
-    settings = load_settings()
-    with open_store(settings) as store, lore_client(settings) as lore:
-        summary = RefreshDiscussions(store, lore).run(days=request.days, full=request.full)
+    with open_store(settings) as store:
+        jobs = Jobs(settings, store, queue=_queue(settings))
+        summary = jobs.refresh_discussions(
+            datetime.now(UTC), days=request.days or settings.backfill_days, full=request.full
+        )
+    record_job(summary, source="lore")
+    logger.info(summary.line(), extra={"summary": summary.as_dict()})
     return summary.as_dict()

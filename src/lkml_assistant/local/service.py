@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from types import FrameType
 from typing import IO, Any
 
@@ -39,11 +38,7 @@ import uvicorn
 from lkml_assistant.config import Settings
 from lkml_assistant.repositories import open_store
 from lkml_assistant.repositories.base import Store
-from lkml_assistant.services.discussions import DiscussionSummary
-from lkml_assistant.services.fetch_discussions import FetchDiscussions
-from lkml_assistant.services.fetch_patches import FetchPatches, FetchPatchesSummary, Progress
-from lkml_assistant.services.refresh_discussions import RefreshDiscussions
-from lkml_assistant.wiring import lore_client, patchwork_client
+from lkml_assistant.services.jobs import Jobs
 
 from .scheduler import Backfill, Clock, Schedule, Scheduler, Step, SystemClock
 
@@ -63,50 +58,19 @@ class JobsBusyError(RuntimeError):
 # --- the jobs, one small function each, like functions/jobs.py ---------------------------------
 
 
-class LocalJobs:
-    """The services, wired from settings for one store; ``now`` comes from the caller's clock."""
-
-    def __init__(self, settings: Settings, store: Store, progress: Progress | None = None) -> None:
-        self.settings = settings
-        self.store = store
-        self.progress = progress
-
-    def window_start(self, now: datetime, days: int | None = None) -> datetime:
-        return now - timedelta(days=days or self.settings.backfill_days)
-
-    def projects_never_synced(self) -> list[str]:
-        return [p for p in self.settings.projects if self.store.cursors.get_cursor(p) is None]
-
-    def fetch_patches(
-        self, now: datetime, *, full: bool = False, days: int | None = None
-    ) -> FetchPatchesSummary:
-        # A project never synced starts at the window, not at its first patch years ago.
-        since = None
-        if full or days or self.projects_never_synced():
-            since = self.window_start(now, days)
-        with patchwork_client(self.settings) as client:
-            job = FetchPatches(
-                self.store, client, server_tz=self.settings.patchwork_tz, progress=self.progress
-            )
-            return job.run(self.settings.projects, since=since, full=full)
-
-    def fetch_discussions(self, now: datetime, *, days: int | None = None) -> DiscussionSummary:
-        with lore_client(self.settings) as lore:
-            return FetchDiscussions(self.store, lore).run(
-                projects=self.settings.projects, since=self.window_start(now, days)
-            )
-
-    def refresh_discussions(self, now: datetime, *, days: int, full: bool) -> DiscussionSummary:
-        with lore_client(self.settings) as lore:
-            return RefreshDiscussions(self.store, lore).run(days=days, full=full, now=now)
+class LocalJobs(Jobs):
+    """The jobs as `serve` runs them: every thread fetched in this process, no time limit."""
 
 
 def standard_schedules(jobs: LocalJobs) -> list[Schedule]:
     settings = jobs.settings
     fetch = Step("fetch-patches", jobs.fetch_patches)
     discussions = Step("fetch-discussions", jobs.fetch_discussions)
+    intel = Step("review-intel", jobs.review_intel)
     return [
-        Schedule("hourly", HOURLY, (fetch, discussions), description="new patches and threads"),
+        Schedule(
+            "hourly", HOURLY, (fetch, discussions, intel), description="new patches and threads"
+        ),
         Schedule(
             "daily",
             DAILY,
@@ -119,6 +83,7 @@ def standard_schedules(jobs: LocalJobs) -> list[Schedule]:
                         now, days=settings.refresh_days, full=True
                     ),
                 ),
+                intel,
             ),
             covers=frozenset({"hourly"}),
             description="the full refresh",
@@ -133,6 +98,7 @@ def standard_schedules(jobs: LocalJobs) -> list[Schedule]:
                         now, days=settings.backfill_days, full=True
                     ),
                 ),
+                intel,
             ),
             description="threads of every patch in the backfill window",
         ),
@@ -145,6 +111,7 @@ def standard_backfill(jobs: LocalJobs) -> Backfill:
         steps=(
             Step("fetch-patches", jobs.fetch_patches),
             Step("fetch-discussions", jobs.fetch_discussions),
+            Step("review-intel", jobs.review_intel),
         ),
     )
 

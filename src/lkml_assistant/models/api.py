@@ -80,6 +80,11 @@ class PatchItem(_Out):
     web_url: str | None
     list_archive_url: str | None
     review: ReviewBrief | None = Field(description="None until the thread was read from lore.")
+    review_status: str = Field(
+        "unreviewed",
+        description="accepted, superseded, changes-requested, reviewed, in-discussion or "
+        "unreviewed, across the versions of the series.",
+    )
 
 
 class PatchPage(_Out):
@@ -113,6 +118,24 @@ class ReviewSummaryOut(_Out):
     fetched_at: datetime
 
 
+class CarriedReviewOut(_Out):
+    trailer: TrailerOut
+    from_series: int
+    from_version: int
+
+
+class ReviewStatusOut(_Out):
+    status: str = Field(
+        description="accepted, superseded, changes-requested, reviewed, in-discussion or unreviewed"
+    )
+    reviewers: list[str] = Field(description="Who gave a review trailer or NAK, carried too.")
+    given: list[TrailerOut] = Field(description="Review trailers and NAKs given to this patch.")
+    carried: list[CarriedReviewOut] = Field(
+        description="Trailers of an earlier version of the same patch (same git patch-id)."
+    )
+    patch_hash: str | None = Field(description="git patch-id --stable of the diff.")
+
+
 class PatchDetail(_Out):
     id: int
     project: str
@@ -130,6 +153,9 @@ class PatchDetail(_Out):
     web_url: str | None
     list_archive_url: str | None
     review: ReviewSummaryOut | None
+    status: ReviewStatusOut | None = Field(
+        description="Review status across versions; None until review-intel ran on it."
+    )
 
 
 class MessageOut(_Out):
@@ -210,3 +236,49 @@ class StatsOut(_Out):
 class HealthOut(_Out):
     status: str = Field(description="ok, or unavailable when the store does not answer.")
     store: str = Field(description="reachable or unreachable")
+
+
+class VersionOut(_Out):
+    series_id: int
+    version: int
+    name: str | None
+    date: datetime | None
+    submitter: PersonOut | None
+    rule: str | None = Field(
+        description="How it was linked to the previous version: change-id, in-reply-to, "
+        "lore-link or subject; None for the first."
+    )
+    superseded_by: int | None
+    resend_of: int | None = Field(description="Set on a RESEND of an earlier posting.")
+    status: str = Field(description="The series' review status, rolled up from its patches.")
+    patch_count: int
+    status_counts: dict[str, int] = Field(description="Patches per review status.")
+
+
+class VersionsOut(_Out):
+    series_id: int = Field(description="The series asked about.")
+    chain_id: int = Field(description="The first series of the chain.")
+    latest: int = Field(description="The newest version's series id.")
+    versions: list[VersionOut] = Field(description="Oldest first; RESENDs follow their original.")
+
+
+class ChangeOut(_Out):
+    kind: str = Field(description="patch, series, discussion, message, review or link")
+    key: str = Field(description="Patch or series id, or a Message-ID.")
+    changed_at: datetime
+
+
+class ChangesOut(_Out):
+    items: list[ChangeOut]
+    cursor: str = Field(description="Pass back as updated_since to get what changed next.")
+    more: bool = Field(description="More changes are ready: ask again at once.")
+
+
+class PersonReviewsOut(_Out):
+    email: str
+    pending: list[PatchItem] = Field(
+        description="The person's own patches still waiting: unreviewed or in discussion."
+    )
+    given: list[PatchItem] = Field(
+        description="Patches the person gave a Reviewed-by, Acked-by, Tested-by or NAK to."
+    )

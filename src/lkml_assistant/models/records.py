@@ -4,11 +4,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lkml_assistant.models.discussion import PatchReviewSummary, Trailer
+
+
+class CrawlCheckpoint(BaseModel):
+    """How far a paused crawl got: the next page to read, and what the crawl started from.
+
+    Patchwork's lists are read in id order, so pages already read stay read; a page read twice
+    is harmless (upserts of identical objects write nothing).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    since: str | None = None
+    phase: Literal["patches", "series"] = "patches"
+    next_page: int = Field(2, ge=1)
+    latest: str | None = Field(None, description="Newest patch date seen so far (server text).")
+    events_since: str | None = None
+    last_event_id: int = 0
 
 
 class SyncCursor(BaseModel):
@@ -23,6 +40,9 @@ class SyncCursor(BaseModel):
     patches_since: str | None = None
     events_since: str | None = None
     last_event_id: int = 0
+    crawl: CrawlCheckpoint | None = Field(
+        None, description="A crawl paused for lack of time (Lambda), to resume on the next run."
+    )
 
 
 class RunRecord(BaseModel):
@@ -105,3 +125,95 @@ class ReviewCounts(BaseModel):
     tested_by: int = 0
     naks: int = 0
     last_activity: datetime | None = None
+
+
+class ThreadTask(BaseModel):
+    """One thread to fetch from lore: the unit of discussion work.
+
+    Locally a job runs its tasks itself; on AWS FetchPatches and RefreshDiscussions send one
+    SQS message per task and the ``fetch_discussions`` function consumes them. ``patch_ids``
+    are the tracked patches expected in the thread: any not found in it are recorded as
+    having no thread on lore. A refresh task names none: it re-reads a thread we hold.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    list_name: str = Field(min_length=1, max_length=200)
+    anchor: str = Field(min_length=1, max_length=998, description="A Message-ID in the thread.")
+    patch_ids: tuple[int, ...] = ()
+
+
+class SeriesLink(BaseModel):
+    """One series' place in its version chain (v1 -> v2 -> ... -> vN).
+
+    ``chain_id`` is the id of the chain's first series, so every link of a chain names it.
+    A series in no chain is its own chain of one (position 0, no neighbours).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    series_id: int
+    project: str
+    chain_id: int
+    position: int = Field(ge=0)
+    version: int = Field(ge=0)
+    previous_id: int | None = None
+    superseded_by: int | None = None
+    rule: str | None = Field(
+        None,
+        description="How it was linked to the previous version: change-id, in-reply-to, "
+        "lore-link or subject.",
+    )
+    resend_of: int | None = Field(None, description="This series is a RESEND of that one.")
+
+
+class CarriedReview(BaseModel):
+    """A trailer given to an earlier version of an unchanged patch (same git patch-id)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trailer: Trailer
+    from_series: int
+    from_version: int
+
+
+class PatchReview(BaseModel):
+    """The derived review status of one patch, across the versions of its series."""
+
+    model_config = ConfigDict(frozen=True)
+
+    patch_id: int
+    project: str
+    series_id: int | None = None
+    submitter_email: str = ""
+    date: datetime = Field(description="The patch's submission date (for ordering).")
+    status: str = Field(
+        description="accepted, superseded, changes-requested, reviewed, in-discussion or unreviewed"
+    )
+    reviewers: tuple[str, ...] = Field(
+        (),
+        description="Addresses that gave Reviewed-by, Acked-by, Tested-by or a NAK, carried "
+        "ones included, lowercase.",
+    )
+    given: tuple[Trailer, ...] = Field((), description="Trailers given to this very patch.")
+    carried: tuple[CarriedReview, ...] = ()
+    patch_hash: str | None = Field(None, description="git patch-id --stable of the diff.")
+
+
+class Change(BaseModel):
+    """One record that changed in the store, in the order the store committed the changes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["patch", "series", "discussion", "message", "review", "link"]
+    key: str = Field(description="Patch or series id, or a Message-ID for a message.")
+    changed_at: datetime
+    cursor: str = Field(description="Pass it back to read the changes after this one.")
+
+
+class ChangePage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    changes: tuple[Change, ...]
+    cursor: str = Field(description="Where the next read starts; unchanged when nothing is new.")
+    more: bool = Field(False, description="More changes are ready now: read again at once.")

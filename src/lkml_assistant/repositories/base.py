@@ -16,10 +16,13 @@ from typing import Any
 
 from lkml_assistant.models.domain import Patch, Project, Series
 from lkml_assistant.models.records import (
+    ChangePage,
     LoreCursor,
     PatchDiscussion,
+    PatchReview,
     ReviewCounts,
     RunRecord,
+    SeriesLink,
     StoredMessage,
     SyncCursor,
     WriteResult,
@@ -31,6 +34,8 @@ class PatchQuery:
     """What a patch list is narrowed to; every criterion given must hold.
 
     ``words`` are matched against the patch title, whole words, all of them.
+    ``review_states`` are :class:`PatchReview` statuses; a patch with no review record yet
+    counts as ``unreviewed``.
     ``since`` is inclusive and ``until`` exclusive, both on the submission date.
     """
 
@@ -41,6 +46,7 @@ class PatchQuery:
     words: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    review_states: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,53 @@ class DiscussionRepository(ABC):
         """Thread root → list name, for the threads of patches submitted since ``since``."""
 
 
+class ReviewRepository(ABC):
+    """Version chains of series and the derived review status of patches (review intelligence).
+
+    Upserts follow the store's rule: an identical record writes nothing.
+    """
+
+    @abstractmethod
+    def upsert_links(self, links: Iterable[SeriesLink]) -> WriteResult: ...
+
+    @abstractmethod
+    def get_links(self, series_ids: Iterable[int]) -> dict[int, SeriesLink]: ...
+
+    @abstractmethod
+    def chain(self, chain_id: int) -> list[SeriesLink]:
+        """Every link of one chain, by position (v1 first)."""
+
+    @abstractmethod
+    def upsert_reviews(self, reviews: Iterable[PatchReview]) -> WriteResult: ...
+
+    @abstractmethod
+    def get_reviews(self, patch_ids: Iterable[int]) -> dict[int, PatchReview]: ...
+
+    @abstractmethod
+    def reviews_given_by(self, email: str, *, limit: int = 100) -> list[PatchReview]:
+        """Reviews of patches this address gave a trailer or NAK to, newest patch first."""
+
+
+class ChangeRepository(ABC):
+    """What changed in the store after a cursor: every write that changed a record, in order.
+
+    A write that changes nothing (identical upsert) is no change. A client that reads after
+    every run and applies what it gets holds the store's state, with no gaps and no repeats,
+    also across a run killed half-way (its uncommitted writes are no changes).
+    """
+
+    @abstractmethod
+    def changes_since(self, cursor: str | None, *, limit: int = 500) -> ChangePage:
+        """Changes after ``cursor`` (None: from the beginning), oldest first.
+
+        Raises ValueError for a cursor this store did not make.
+        """
+
+    @abstractmethod
+    def latest_cursor(self) -> str:
+        """A cursor at the newest change: a new client starts here to see only what follows."""
+
+
 class RunRepository(ABC):
     @abstractmethod
     def start_run(self, job: str, started_at: datetime) -> int: ...
@@ -216,6 +269,8 @@ class Store(ABC):
     runs: RunRepository
     discussions: DiscussionRepository
     stats: StatsRepository
+    reviews: ReviewRepository
+    changes: ChangeRepository
 
     @abstractmethod
     def close(self) -> None: ...

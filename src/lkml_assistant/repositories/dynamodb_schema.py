@@ -2,12 +2,16 @@
 """The two DynamoDB tables, keys and indexes: one definition for the store, the tests and CDK.
 
 Plain data with no boto3 import, so the CDK app (``infra/``) and the Lambda cold start can both
-read it cheaply. Every key attribute is a string; the item layouts are in ``docs/data-model.md``.
+read it cheaply. Every key attribute is a string and every index projects ALL attributes (the
+store filters index pages on them); the item layouts are in ``docs/data-model.md``.
 
 Patches table (patches, series, projects, cursors, runs: everything Patchwork-shaped):
 
 - ``pk``/``sk``: ``PATCH#<id>``/``PATCH``, ``SERIES#<id>``/``SERIES``, ``PROJECTS``/``<link>``,
-  ``CURSOR``/``patchwork#<project>`` or ``lore#<list>``, ``RUN#<job>``/``<started>#<id>``...
+  ``CURSOR``/``patchwork#<project>`` or ``lore#<list>``, ``RUN#<job>``/``<started>#<id>``,
+  ``RUNID#<id>``/``RUN`` (where a run is), ``COUNTER``/``RUN`` (run ids), ``STATS``/``COUNTS``
+  (the counters), ``X#<owner>``/``<fingerprint>#<n>`` (parts of a payload too large for one
+  item; both tables).
 - ``by-project-date``: a project's patches newest first (``P#<project>``, ``<date>#<id>``).
 - ``by-submitter``: a person's patches (``U#<email>``, ``<date>#<id>``).
 - ``by-series``: a series' patches (``S#<series id>``, ``<id>``, zero padded).

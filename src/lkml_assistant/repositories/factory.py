@@ -13,8 +13,12 @@ class StoreUnavailableError(RuntimeError):
 
 def open_store(settings: Settings) -> Store:
     if settings.store == "dynamodb":
-        raise StoreUnavailableError(
-            "LKML_STORE=dynamodb is not available in this version; use sqlite:///ABSOLUTE/PATH"
+        from lkml_assistant.repositories.dynamodb import DynamoDbStore
+
+        return DynamoDbStore(
+            settings.patches_table,
+            settings.discussions_table,
+            retention_days=settings.retention_days,
         )
     from lkml_assistant.repositories.sqlite import SqliteStore
 

@@ -22,21 +22,27 @@ from typing import Any
 
 from lkml_assistant.models.domain import Patch, Project, Series
 from lkml_assistant.models.records import (
+    Change,
+    ChangePage,
     LoreCursor,
     PatchDiscussion,
+    PatchReview,
     ReviewCounts,
     RunRecord,
+    SeriesLink,
     StoredMessage,
     SyncCursor,
     WriteResult,
 )
 from lkml_assistant.repositories.base import (
+    ChangeRepository,
     CursorRepository,
     DiscussionRepository,
     PageMark,
     PatchQuery,
     PatchRepository,
     ProjectRepository,
+    ReviewRepository,
     RunRepository,
     SeriesRepository,
     StatsRepository,
@@ -209,6 +215,119 @@ MIGRATIONS: tuple[str, ...] = (
     END;
     CREATE TRIGGER discussions_count_delete AFTER DELETE ON discussions BEGIN
         UPDATE row_counts SET n = n - 1 WHERE name = 'discussions';
+    END;
+    """,
+    # Review intelligence: version chains of series, the review status of each patch (with
+    # its reviewers, for a person's given reviews), and the change log that "what changed
+    # since" reads. Every insert or real update of a record appends one change in the same
+    # transaction (triggers: the upserts already skip identical rows, so they add nothing).
+    """
+    CREATE TABLE series_links (
+        series_id   INTEGER PRIMARY KEY,
+        project     TEXT NOT NULL,
+        chain_id    INTEGER NOT NULL,
+        position    INTEGER NOT NULL,
+        data        TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX series_links_chain ON series_links (chain_id, position, series_id);
+    CREATE TABLE reviews (
+        patch_id    INTEGER PRIMARY KEY,
+        project     TEXT NOT NULL,
+        series_id   INTEGER,
+        status      TEXT NOT NULL,
+        date        TEXT NOT NULL,
+        data        TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX reviews_status ON reviews (status, project, date DESC, patch_id DESC);
+    CREATE TABLE reviewers (
+        email    TEXT NOT NULL COLLATE NOCASE,
+        patch_id INTEGER NOT NULL,
+        date     TEXT NOT NULL,
+        PRIMARY KEY (email, patch_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX reviewers_email_date ON reviewers (email, date DESC, patch_id DESC);
+    CREATE INDEX reviewers_patch ON reviewers (patch_id);
+    CREATE TRIGGER reviewers_insert AFTER INSERT ON reviews BEGIN
+        INSERT OR IGNORE INTO reviewers (email, patch_id, date)
+            SELECT lower(value), new.patch_id, new.date FROM json_each(new.data, '$.reviewers');
+    END;
+    CREATE TRIGGER reviewers_update AFTER UPDATE ON reviews
+    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
+        DELETE FROM reviewers WHERE patch_id = old.patch_id;
+        INSERT OR IGNORE INTO reviewers (email, patch_id, date)
+            SELECT lower(value), new.patch_id, new.date FROM json_each(new.data, '$.reviewers');
+    END;
+    CREATE TABLE changes (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    );
+    INSERT INTO changes (kind, key, changed_at)
+        SELECT kind, key, changed_at FROM (
+            SELECT 'series' AS kind, CAST(id AS TEXT) AS key, updated_at AS changed_at,
+                   1 AS rank FROM series
+            UNION ALL SELECT 'patch', CAST(id AS TEXT), updated_at, 2 FROM patches
+            UNION ALL SELECT 'message', message_id, updated_at, 3 FROM messages
+            UNION ALL SELECT 'discussion', CAST(patch_id AS TEXT), updated_at, 4 FROM discussions
+        ) ORDER BY changed_at, rank, key;
+        CREATE TRIGGER patches_change_insert AFTER INSERT ON patches BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('patch', new.id, new.updated_at);
+    END;
+    CREATE TRIGGER patches_change_update AFTER UPDATE ON patches
+    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('patch', new.id, new.updated_at);
+    END;
+    CREATE TRIGGER series_change_insert AFTER INSERT ON series BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('series', new.id, new.updated_at);
+    END;
+    CREATE TRIGGER series_change_update AFTER UPDATE ON series
+    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('series', new.id, new.updated_at);
+    END;
+    CREATE TRIGGER discussions_change_insert AFTER INSERT ON discussions BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('discussion', new.patch_id, new.updated_at);
+    END;
+    CREATE TRIGGER discussions_change_update AFTER UPDATE ON discussions
+    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('discussion', new.patch_id, new.updated_at);
+    END;
+    CREATE TRIGGER messages_change_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('message', new.message_id, new.updated_at);
+    END;
+    CREATE TRIGGER messages_change_update AFTER UPDATE ON messages
+    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('message', new.message_id, new.updated_at);
+    END;
+    CREATE TRIGGER reviews_change_insert AFTER INSERT ON reviews BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('review', new.patch_id, new.updated_at);
+    END;
+    CREATE TRIGGER reviews_change_update AFTER UPDATE ON reviews
+    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('review', new.patch_id, new.updated_at);
+    END;
+    CREATE TRIGGER series_links_change_insert AFTER INSERT ON series_links BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('link', new.series_id, new.updated_at);
+    END;
+    CREATE TRIGGER series_links_change_update AFTER UPDATE ON series_links
+    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
+        INSERT INTO changes (kind, key, changed_at)
+            VALUES ('link', new.series_id, new.updated_at);
     END;
     """,
 )
@@ -486,6 +605,13 @@ class SqlitePatches(PatchRepository):
         if query.series_id is not None:
             where.append("series_id = ?")
             params.append(query.series_id)
+        if query.review_states:
+            # One primary-key lookup in reviews per patch walked (a LEFT JOIN in effect); a
+            # patch without a review record counts as unreviewed.
+            marks = ",".join("?" * len(query.review_states))
+            status = "(SELECT r.status FROM reviews AS r WHERE r.patch_id = patches.id)"
+            where.append(f"COALESCE({status}, 'unreviewed') IN ({marks})")
+            params.extend(query.review_states)
         few_hits = False
         if query.words:
             match = fts_match(query.words)
@@ -603,7 +729,8 @@ class SqliteCursors(CursorRepository):
             conn.execute(
                 """INSERT INTO lore_cursors (list_name, data, updated_at) VALUES (?, ?, ?)
                    ON CONFLICT (list_name) DO UPDATE SET data = excluded.data,
-                       updated_at = excluded.updated_at""",
+                       updated_at = excluded.updated_at
+                   WHERE lore_cursors.data != excluded.data""",
                 (list_name, cursor.model_dump_json(), _now()),
             )
 
@@ -775,6 +902,141 @@ class SqliteDiscussions(DiscussionRepository):
         return {row[0]: row[1] for row in rows}
 
 
+class SqliteReviews(ReviewRepository):
+    """Series links and patch reviews; the ``reviewers`` rows follow the reviews by trigger."""
+
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def upsert_links(self, links: Iterable[SeriesLink]) -> WriteResult:
+        now = _now()
+        rows = []
+        for link in links:
+            data = link.model_dump_json()
+            rows.append(
+                (
+                    link.series_id,
+                    link.project,
+                    link.chain_id,
+                    link.position,
+                    data,
+                    fingerprint(data),
+                    now,
+                )
+            )
+        return self._db.upsert(
+            """INSERT INTO series_links (series_id, project, chain_id, position, data,
+                                         fingerprint, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (series_id) DO UPDATE SET
+                   project = excluded.project, chain_id = excluded.chain_id,
+                   position = excluded.position, data = excluded.data,
+                   fingerprint = excluded.fingerprint, updated_at = excluded.updated_at
+               WHERE series_links.fingerprint != excluded.fingerprint""",
+            rows,
+        )
+
+    def get_links(self, series_ids: Iterable[int]) -> dict[int, SeriesLink]:
+        rows = self._db.query_in(
+            "SELECT data FROM series_links WHERE series_id IN ({marks})", series_ids
+        )
+        links = (SeriesLink.model_validate_json(row[0]) for row in rows)
+        return {link.series_id: link for link in links}
+
+    def chain(self, chain_id: int) -> list[SeriesLink]:
+        rows = self._db.query(
+            "SELECT data FROM series_links WHERE chain_id = ? ORDER BY position, series_id",
+            (chain_id,),
+        )
+        return [SeriesLink.model_validate_json(row[0]) for row in rows]
+
+    def upsert_reviews(self, reviews: Iterable[PatchReview]) -> WriteResult:
+        now = _now()
+        rows = []
+        for review in reviews:
+            data = review.model_dump_json()
+            rows.append(
+                (
+                    review.patch_id,
+                    review.project,
+                    review.series_id,
+                    review.status,
+                    utc_text(review.date),
+                    data,
+                    fingerprint(data),
+                    now,
+                )
+            )
+        return self._db.upsert(
+            """INSERT INTO reviews (patch_id, project, series_id, status, date, data,
+                                    fingerprint, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (patch_id) DO UPDATE SET
+                   project = excluded.project, series_id = excluded.series_id,
+                   status = excluded.status, date = excluded.date, data = excluded.data,
+                   fingerprint = excluded.fingerprint, updated_at = excluded.updated_at
+               WHERE reviews.fingerprint != excluded.fingerprint""",
+            rows,
+        )
+
+    def get_reviews(self, patch_ids: Iterable[int]) -> dict[int, PatchReview]:
+        rows = self._db.query_in("SELECT data FROM reviews WHERE patch_id IN ({marks})", patch_ids)
+        reviews = (PatchReview.model_validate_json(row[0]) for row in rows)
+        return {review.patch_id: review for review in reviews}
+
+    def reviews_given_by(self, email: str, *, limit: int = 100) -> list[PatchReview]:
+        rows = self._db.query(
+            """SELECT r.data FROM reviewers AS g JOIN reviews AS r ON r.patch_id = g.patch_id
+               WHERE g.email = ? ORDER BY g.date DESC, g.patch_id DESC LIMIT ?""",
+            (email.lower(), limit),
+        )
+        return [PatchReview.model_validate_json(row[0]) for row in rows]
+
+
+class SqliteChanges(ChangeRepository):
+    """The ``changes`` log the triggers append to; a cursor is the text of a ``seq``."""
+
+    def __init__(self, db: _Db) -> None:
+        self._db = db
+
+    def _last_seq(self) -> int:
+        rows = self._db.query("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
+        return int(rows[0][0]) if rows else 0
+
+    def _parse(self, cursor: str | None) -> int:
+        if cursor is None:
+            return 0
+        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 18:
+            raise ValueError(f"not a change cursor of this store: {cursor[:40]!r}")
+        seq = int(cursor)
+        if seq > self._last_seq():
+            raise ValueError(f"change cursor {seq} is beyond this store's newest change")
+        return seq
+
+    def changes_since(self, cursor: str | None, *, limit: int = 500) -> ChangePage:
+        after = self._parse(cursor)
+        rows = self._db.query(
+            "SELECT seq, kind, key, changed_at FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, max(limit, 0) + 1),
+        )
+        more = len(rows) > limit
+        changes = tuple(
+            Change(
+                kind=row[1],
+                key=row[2],
+                changed_at=datetime.fromisoformat(row[3]),
+                cursor=str(row[0]),
+            )
+            for row in rows[:limit]
+        )
+        return ChangePage(
+            changes=changes, cursor=changes[-1].cursor if changes else str(after), more=more
+        )
+
+    def latest_cursor(self) -> str:
+        return str(self._last_seq())
+
+
 class SqliteRuns(RunRepository):
     def __init__(self, db: _Db) -> None:
         self._db = db
@@ -853,6 +1115,8 @@ class SqliteStore(Store):
         self.runs = SqliteRuns(self._db)
         self.discussions = SqliteDiscussions(self._db)
         self.stats = SqliteStats(self._db)
+        self.reviews = SqliteReviews(self._db)
+        self.changes = SqliteChanges(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -53,6 +53,17 @@ class ThreadResult:
     patch_ids: frozenset[int]
 
 
+def list_for(store: Store, patch: Patch) -> str:
+    """The lore list a patch was posted to, from Patchwork's archive links."""
+    name = list_from_archive_url(patch.list_archive_url)
+    if name:
+        return name
+    project = store.projects.get_project(patch.project)
+    if project is not None:
+        name = list_from_archive_url(project.list_archive_url) or list_from_list_id(project.list_id)
+    return name or "all"
+
+
 class ThreadReader:
     """Fetches, parses, stores and summarizes threads."""
 
@@ -61,16 +72,7 @@ class ThreadReader:
         self.lore = lore
 
     def list_for(self, patch: Patch) -> str:
-        """The lore list a patch was posted to, from Patchwork's archive links."""
-        name = list_from_archive_url(patch.list_archive_url)
-        if name:
-            return name
-        project = self.store.projects.get_project(patch.project)
-        if project is not None:
-            name = list_from_archive_url(project.list_archive_url) or list_from_list_id(
-                project.list_id
-            )
-        return name or "all"
+        return list_for(self.store, patch)
 
     def read(self, list_name: str, anchor: str, summary: DiscussionSummary) -> ThreadResult:
         """Fetch the thread holding ``anchor`` and record everything it says."""

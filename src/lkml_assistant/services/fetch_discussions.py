@@ -3,6 +3,10 @@
 
 Patches of one series share a thread, so the thread is fetched once, through the series'
 cover letter when Patchwork knows one, and every tracked patch found in it is summarized.
+
+The work is planned as :class:`ThreadTask` objects, one per thread. Locally :meth:`run` plans
+and fetches in one go; on AWS the plan is sent to a queue (:class:`TaskQueue`) and each
+consumer invocation fetches a batch of tasks with :meth:`run_task`.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from lkml_assistant.models.domain import Patch
+from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories.base import Store
-from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
+from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader, list_for
 from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import UpstreamError
 from lkml_assistant.sources.lore import LoreClient
@@ -23,6 +29,58 @@ log = logging.getLogger(__name__)
 JOB = "fetch-discussions"
 # Consecutive threads that fail with no answer at all before we stop asking a dead server.
 GIVE_UP_AFTER = 3
+
+
+class TaskQueue(Protocol):
+    """Where planned thread fetches go when another process does them (SQS on AWS)."""
+
+    def send(self, tasks: Sequence[ThreadTask]) -> int:
+        """Queue the tasks; returns how many were queued. Raises if any could not be."""
+        ...
+
+
+def plan_threads(
+    store: Store,
+    *,
+    patch_ids: Sequence[int] = (),
+    projects: Sequence[str] = (),
+    since: datetime | None = None,
+    limit: int = 10_000,
+    summary: DiscussionSummary | None = None,
+) -> list[ThreadTask]:
+    """The threads to fetch: of the given patches, or of every patch lacking a fresh thread."""
+    if patch_ids:
+        found = store.patches.get_patches(patch_ids)
+        for missing in sorted(set(patch_ids) - set(found)):
+            log.warning("patch %s is not in the store; run fetch-patches first", missing)
+            if summary is not None:
+                summary.skip("unknown patch")
+        wanted = [found[pid] for pid in patch_ids if pid in found]
+    else:
+        ids = store.discussions.patches_without_discussion(
+            projects=projects, since=since, limit=limit
+        )
+        wanted = list(store.patches.get_patches(ids).values())
+    return _group(store, wanted)
+
+
+def _group(store: Store, patches: list[Patch]) -> list[ThreadTask]:
+    """One task per thread: the series' cover letter anchors it when Patchwork knows one."""
+    covers: dict[int, str] = {}
+    for series_id in sorted({p.series[0].id for p in patches if p.series}):
+        series = store.series.get_series(series_id)
+        if series is not None and series.cover_letter is not None:
+            covers[series_id] = series.cover_letter.msgid
+    groups: dict[tuple[str, str], list[int]] = {}
+    for patch in patches:
+        anchor = patch.msgid
+        if patch.series and patch.series[0].id in covers:
+            anchor = covers[patch.series[0].id]
+        groups.setdefault((list_for(store, patch), anchor), []).append(patch.id)
+    return [
+        ThreadTask(list_name=list_name, anchor=anchor, patch_ids=tuple(sorted(ids)))
+        for (list_name, anchor), ids in groups.items()
+    ]
 
 
 class FetchDiscussions:
@@ -39,72 +97,65 @@ class FetchDiscussions:
         since: datetime | None = None,
         limit: int = 10_000,
     ) -> DiscussionSummary:
+        """Plan and fetch in this process."""
         summary = DiscussionSummary(job=JOB)
         with recorded_run(self.store, summary, self.lore.http):
-            self._run(summary, patch_ids, projects, since, limit)
+            tasks = plan_threads(
+                self.store,
+                patch_ids=patch_ids,
+                projects=projects,
+                since=since,
+                limit=limit,
+                summary=summary,
+            )
+            self._run(summary, tasks)
         return summary
 
-    def _run(
-        self,
-        summary: DiscussionSummary,
-        patch_ids: Sequence[int],
-        projects: Sequence[str],
-        since: datetime | None,
-        limit: int,
-    ) -> None:
-        if patch_ids:
-            found = self.store.patches.get_patches(patch_ids)
-            for missing in sorted(set(patch_ids) - set(found)):
-                log.warning("patch %s is not in the store; run fetch-patches first", missing)
-                summary.skip("unknown patch")
-            wanted = [found[pid] for pid in patch_ids if pid in found]
-        else:
-            ids = self.store.discussions.patches_without_discussion(
-                projects=projects, since=since, limit=limit
-            )
-            wanted = list(self.store.patches.get_patches(ids).values())
+    def run_tasks(self, tasks: Sequence[ThreadTask]) -> DiscussionSummary:
+        """Fetch planned threads, going on past a thread that fails."""
+        summary = DiscussionSummary(job=JOB)
+        with recorded_run(self.store, summary, self.lore.http):
+            self._run(summary, tasks)
+        return summary
+
+    def _run(self, summary: DiscussionSummary, tasks: Sequence[ThreadTask]) -> None:
         done: set[int] = set()
         failures_in_a_row = 0
         attempted = 0
-        for list_name, anchor, patches in self._plan(wanted):
-            if all(p.id in done for p in patches):
+        for task in tasks:
+            if task.patch_ids and all(pid in done for pid in task.patch_ids):
                 continue
             attempted += 1
             try:
-                result = self.reader.read(list_name, anchor, summary)
-                own = [p for p in patches if p.msgid != anchor]
-                if result.thread is None and own:
-                    # The cover letter may not have reached lore; the patch itself may have.
-                    result = self.reader.read(list_name, own[0].msgid, summary)
+                done.update(self.run_task(task, summary))
             except UpstreamError as exc:
-                summary.error(f"{list_name}/{anchor}: {exc}")
-                log.error("thread %s on %s: %s", anchor, list_name, exc)
+                summary.error(f"{task.list_name}/{task.anchor}: {exc}")
+                log.error("thread %s on %s: %s", task.anchor, task.list_name, exc)
                 failures_in_a_row = failures_in_a_row + 1 if exc.status is None else 0
                 if failures_in_a_row >= GIVE_UP_AFTER:
                     summary.error(f"giving up: {self.lore.base_url} does not answer")
                     break
                 continue
             failures_in_a_row = 0
-            done.update(result.patch_ids)
-            for patch in patches:
-                if patch.id not in done:
-                    self.reader.record_missing(patch, list_name, summary)
-                    done.add(patch.id)
         if summary.errors:
             summary.status = "failed" if summary.errors >= attempted else "partial"
 
-    def _plan(self, patches: list[Patch]) -> list[tuple[str, str, list[Patch]]]:
-        """Group patches by the thread to fetch: (list, anchor Message-ID, patches)."""
-        series_ids = {p.series[0].id for p in patches if p.series}
-        covers: dict[int, str] = {}
-        for series_id in series_ids:
-            series = self.store.series.get_series(series_id)
-            if series is not None and series.cover_letter is not None:
-                covers[series_id] = series.cover_letter.msgid
-        groups: dict[tuple[str, str], list[Patch]] = {}
-        for patch in patches:
-            anchor = patch.msgid
-            if patch.series and patch.series[0].id in covers:
-                anchor = covers[patch.series[0].id]
-            groups.setdefault((self.reader.list_for(patch), anchor), []).append(patch)
-        return [(list_name, anchor, members) for (list_name, anchor), members in groups.items()]
+    def run_task(self, task: ThreadTask, summary: DiscussionSummary) -> set[int]:
+        """Fetch one thread and record it; returns the patch ids settled. Raises UpstreamError.
+
+        Patches of the task not found in the thread are recorded as having none on lore, so
+        they are not asked for again.
+        """
+        patches = self.store.patches.get_patches(task.patch_ids)
+        result = self.reader.read(task.list_name, task.anchor, summary)
+        own = [p for p in patches.values() if p.msgid != task.anchor]
+        if result.thread is None and own:
+            # The cover letter may not have reached lore; the patch itself may have.
+            result = self.reader.read(task.list_name, own[0].msgid, summary)
+        settled = set(result.patch_ids)
+        for pid in task.patch_ids:
+            patch = patches.get(pid)
+            if patch is not None and pid not in settled:
+                self.reader.record_missing(patch, task.list_name, summary)
+                settled.add(pid)
+        return settled

@@ -14,12 +14,15 @@ How one project is kept current (docs/sync.md has the reasoning):
   - Archiving raises no event in Patchwork, so archive flags are refreshed by full runs.
 * Cursors are saved only once a project's pass has finished, so a run killed half-way simply
   repeats; every write is an idempotent upsert, and the result is the same.
+* Given ``time_left`` (a Lambda invocation's remaining time), a crawl that runs short of time
+  pauses after a whole page: the cursor records the next page (``SyncCursor.crawl``) and the
+  next run resumes there instead of starting over. The summary says ``more``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar, Protocol
@@ -27,7 +30,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import Field
 
 from lkml_assistant.models.domain import Patch, Person, Series
-from lkml_assistant.models.records import SyncCursor
+from lkml_assistant.models.records import CrawlCheckpoint, SyncCursor
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.summary import JobSummary, recorded_run
 from lkml_assistant.sources.http import UpstreamError
@@ -46,6 +49,8 @@ log = logging.getLogger(__name__)
 JOB = "fetch-patches"
 # Fetch series one by one up to this many; past it, one list walk is cheaper.
 SERIES_DETAIL_LIMIT = 3
+# A crawl pauses when fewer seconds than this are left: enough for one more page and the cursor.
+PAUSE_MARGIN = 45.0
 
 
 class FetchPatchesSummary(JobSummary):
@@ -55,6 +60,8 @@ class FetchPatchesSummary(JobSummary):
     patches_seen: int = 0
     series_seen: int = 0
     events_seen: int = 0
+    more: bool = Field(False, description="A crawl paused for lack of time; run again to go on.")
+    threads_queued: int = Field(0, description="Threads sent to the work queue (AWS).")
 
     line_fields: ClassVar[tuple[tuple[str, str], ...]] = (
         ("pages", "pages"),
@@ -80,6 +87,14 @@ class _NoProgress:
 
 class ProjectSyncError(Exception):
     """One project could not be synced; the others still are."""
+
+
+class _Paused(Exception):
+    """The crawl stopped after a whole page, for lack of time."""
+
+    def __init__(self, checkpoint: CrawlCheckpoint) -> None:
+        super().__init__("out of time")
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -120,11 +135,16 @@ class FetchPatches:
         *,
         server_tz: tzinfo,
         progress: Progress | None = None,
+        time_left: Callable[[], float] | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.tz = server_tz
         self.progress = progress or _NoProgress()
+        self.time_left = time_left
+
+    def _out_of_time(self) -> bool:
+        return self.time_left is not None and self.time_left() < PAUSE_MARGIN
 
     def run(
         self, projects: Iterable[str], *, since: datetime | None = None, full: bool = False
@@ -133,8 +153,15 @@ class FetchPatches:
         with recorded_run(self.store, summary, self.client.http):
             failed = 0
             for project in summary.projects:
+                if self._out_of_time():
+                    log.info("out of time before %s; the next run goes on", project)
+                    summary.more = True
+                    break
                 try:
                     self._sync_project(project, summary, since=since, full=full)
+                except _Paused:
+                    summary.more = True
+                    break
                 except (UpstreamError, ProjectSyncError) as exc:
                     failed += 1
                     log.error("%s: %s", project, exc)
@@ -150,8 +177,26 @@ class FetchPatches:
     ) -> None:
         cursor = self.store.cursors.get_cursor(project)
         since_text = format_server_time(since, self.tz) if since else None
-        if cursor is None or full:
-            new_cursor = self._crawl_project(project, summary, since_text)
+        if cursor is not None and cursor.crawl is not None:
+            log.info(
+                "%s: resuming the paused crawl at its page %d", project, cursor.crawl.next_page
+            )
+        if cursor is None or full or cursor.crawl is not None:
+            resume = cursor.crawl if cursor is not None else None
+            try:
+                new_cursor = self._crawl_project(project, summary, since_text, resume)
+            except _Paused as paused:
+                kept = cursor or SyncCursor()
+                self.store.cursors.save_cursor(
+                    project, kept.model_copy(update={"crawl": paused.checkpoint})
+                )
+                log.info(
+                    "%s: out of time, crawl paused before page %d of %s",
+                    project,
+                    paused.checkpoint.next_page,
+                    paused.checkpoint.phase,
+                )
+                raise
             if cursor and cursor.patches_since and new_cursor.patches_since:
                 latest = _Latest(self.tz)
                 latest.see(cursor.patches_since)
@@ -162,7 +207,11 @@ class FetchPatches:
         self.store.cursors.save_cursor(project, new_cursor)
 
     def _crawl_project(
-        self, project: str, summary: FetchPatchesSummary, since_text: str | None
+        self,
+        project: str,
+        summary: FetchPatchesSummary,
+        since_text: str | None,
+        resume: CrawlCheckpoint | None = None,
     ) -> SyncCursor:
         raw_project = self.client.project(project)
         if raw_project is None:
@@ -171,16 +220,48 @@ class FetchPatches:
             self.store.projects.upsert_projects([map_project(raw_project)])
         except MappingError as exc:
             raise ProjectSyncError(f"malformed project object: {exc.reason}") from exc
-        # Events that happen while we crawl are read on the next run.
-        newest = self.client.newest_event(project)
         latest = _Latest(self.tz)
-        for _patches in self._walk_patches(project, summary, since_text, latest):
-            pass
-        self._walk_series(project, summary, since_text)
+        if resume is None:
+            # Events that happen while we crawl are read on the next run.
+            newest = self.client.newest_event(project)
+            start = CrawlCheckpoint(
+                since=since_text,
+                next_page=1,
+                events_since=str(newest["date"]) if newest else None,
+                last_event_id=int(newest["id"]) if newest else 0,
+            )
+        else:
+            start = resume
+            since_text = resume.since
+            if resume.latest:
+                latest.see(resume.latest)
+        if start.phase == "patches":
+            pages = self._walk_patches(
+                project, summary, since_text, latest, start_page=start.next_page
+            )
+            for page_number, _patches in pages:
+                if self._out_of_time():
+                    raise _Paused(
+                        start.model_copy(
+                            update={"next_page": page_number + 1, "latest": latest.raw}
+                        )
+                    )
+        series_start = start.next_page if start.phase == "series" else 1
+        for page_number in self._walk_series(project, summary, since_text, start_page=series_start):
+            if self._out_of_time():
+                raise _Paused(
+                    start.model_copy(
+                        update={
+                            "phase": "series",
+                            "next_page": page_number + 1,
+                            "latest": latest.raw,
+                        }
+                    )
+                )
         return SyncCursor(
             patches_since=latest.raw or since_text,
-            events_since=str(newest["date"]) if newest else None,
-            last_event_id=int(newest["id"]) if newest else 0,
+            events_since=start.events_since,
+            last_event_id=start.last_event_id,
         )
 
     def _update_project(
@@ -194,7 +275,7 @@ class FetchPatches:
         latest = _Latest(self.tz)
         fresh: set[int] = set()
         series_refs: dict[int, datetime] = {}
-        for patches in self._walk_patches(
+        for _page_number, patches in self._walk_patches(
             project, summary, since_text or cursor.patches_since, latest
         ):
             for patch in patches:
@@ -241,8 +322,10 @@ class FetchPatches:
         summary: FetchPatchesSummary,
         since_text: str | None,
         latest: _Latest,
-    ) -> Iterator[list[Patch]]:
-        for page in self.client.patches(project, since=since_text):
+        *,
+        start_page: int = 1,
+    ) -> Iterator[tuple[int, list[Patch]]]:
+        for page in self.client.patches(project, since=since_text, start_page=start_page):
             summary.pages += 1
             patches = self._map_page(page.items, summary, "patch")
             for raw in page.items:
@@ -251,7 +334,7 @@ class FetchPatches:
             summary.patches_seen += len(page.items)
             summary += self.store.patches.upsert_patches(patches)
             self.progress.page(project, "patches", page)
-            yield patches
+            yield page.number, patches
         self.progress.done(project, "patches")
 
     def _map_page(self, items: list[Any], summary: FetchPatchesSummary, kind: str) -> list[Patch]:
@@ -265,14 +348,20 @@ class FetchPatches:
         return patches
 
     def _walk_series(
-        self, project: str, summary: FetchPatchesSummary, since_text: str | None
-    ) -> None:
-        for page in self.client.series_list(project, since=since_text):
+        self,
+        project: str,
+        summary: FetchPatchesSummary,
+        since_text: str | None,
+        *,
+        start_page: int = 1,
+    ) -> Iterator[int]:
+        for page in self.client.series_list(project, since=since_text, start_page=start_page):
             summary.pages += 1
             summary.series_seen += len(page.items)
             series = self._map_series(page.items, summary)
             summary += self.store.series.upsert_series(series)
             self.progress.page(project, "series", page)
+            yield page.number
         self.progress.done(project, "series")
 
     def _map_series(self, items: list[Any], summary: FetchPatchesSummary) -> list[Series]:

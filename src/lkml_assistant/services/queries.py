@@ -24,6 +24,9 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from lkml_assistant.models.api import (
+    CarriedReviewOut,
+    ChangeOut,
+    ChangesOut,
     CoverLetterOut,
     DiscussionOut,
     ErrorDetail,
@@ -33,9 +36,11 @@ from lkml_assistant.models.api import (
     PatchItem,
     PatchPage,
     PersonOut,
+    PersonReviewsOut,
     ProjectList,
     ProjectOut,
     ReviewBrief,
+    ReviewStatusOut,
     ReviewSummaryOut,
     RunOut,
     SeriesDetail,
@@ -43,10 +48,18 @@ from lkml_assistant.models.api import (
     SeriesRefOut,
     StatsOut,
     TrailerOut,
+    VersionOut,
+    VersionsOut,
 )
 from lkml_assistant.models.discussion import Trailer
 from lkml_assistant.models.domain import Patch, Person
-from lkml_assistant.models.records import PatchDiscussion, ReviewCounts, StoredMessage
+from lkml_assistant.models.records import (
+    PatchDiscussion,
+    PatchReview,
+    ReviewCounts,
+    SeriesLink,
+    StoredMessage,
+)
 from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
 
 DEFAULT_LIMIT = 30
@@ -57,6 +70,18 @@ MAX_QUERY_LENGTH = 200
 MAX_QUERY_WORDS = 16
 MAX_EMAIL_LENGTH = 254
 MAX_CURSOR_LENGTH = 256
+MAX_CHANGES = 1000
+UNREVIEWED = "unreviewed"
+REVIEW_STATES = (
+    "accepted",
+    "superseded",
+    "changes-requested",
+    "reviewed",
+    "in-discussion",
+    UNREVIEWED,
+)
+# A person's patches waiting on reviewers.
+PENDING_STATES = ("in-discussion", UNREVIEWED)
 
 _T = TypeVar("_T")
 
@@ -137,6 +162,7 @@ def build_patch_query(
     q: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    review_status: Sequence[str] = (),
 ) -> PatchQuery:
     """Check list filters and normalise them; every problem found is reported at once."""
     problems: list[ErrorDetail] = []
@@ -173,6 +199,15 @@ def build_patch_query(
         problems.append(
             ErrorDetail(loc="query.until", msg="must be after since", type="value_error")
         )
+    review_states = {value.strip().casefold() for value in review_status}
+    for value in sorted(review_states - set(REVIEW_STATES)):
+        problems.append(
+            ErrorDetail(
+                loc="query.review_status",
+                msg=f"{value!r} is not one of {', '.join(REVIEW_STATES)}",
+                type="value_error",
+            )
+        )
     if problems:
         raise InvalidRequestError(problems)
     return PatchQuery(
@@ -183,6 +218,7 @@ def build_patch_query(
         words=words or (),
         since=since_utc,
         until=until_utc,
+        review_states=tuple(sorted(review_states)),
     )
 
 
@@ -196,6 +232,7 @@ def _filters_hash(query: PatchQuery) -> str:
             list(query.words),
             query.since.isoformat() if query.since else None,
             query.until.isoformat() if query.until else None,
+            *([list(query.review_states)] if query.review_states else []),
         ]
     )
     return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
@@ -280,7 +317,9 @@ def _review(discussion: PatchDiscussion) -> ReviewSummaryOut:
     )
 
 
-def _item(patch: Patch, counts: ReviewCounts | None) -> PatchItem:
+def _item(
+    patch: Patch, counts: ReviewCounts | None, review: PatchReview | None = None
+) -> PatchItem:
     return PatchItem(
         id=patch.id,
         project=patch.project,
@@ -295,7 +334,41 @@ def _item(patch: Patch, counts: ReviewCounts | None) -> PatchItem:
         web_url=patch.web_url,
         list_archive_url=patch.list_archive_url,
         review=_brief(counts) if counts else None,
+        review_status=review.status if review else UNREVIEWED,
     )
+
+
+def _status(review: PatchReview) -> ReviewStatusOut:
+    return ReviewStatusOut(
+        status=review.status,
+        reviewers=list(review.reviewers),
+        given=[_trailer(t) for t in review.given],
+        carried=[
+            CarriedReviewOut(
+                trailer=_trailer(c.trailer), from_series=c.from_series, from_version=c.from_version
+            )
+            for c in review.carried
+        ],
+        patch_hash=review.patch_hash,
+    )
+
+
+def _rollup(statuses: Sequence[str]) -> str:
+    """A series' status from its patches' (the rule of :func:`intel.status.series_status`)."""
+    present = set(statuses)
+    if not statuses:
+        return UNREVIEWED
+    if present == {"accepted"}:
+        return "accepted"
+    if "superseded" in present:
+        return "superseded"
+    if "changes-requested" in present:
+        return "changes-requested"
+    if present <= {"reviewed", "accepted"}:
+        return "reviewed"
+    if present - {UNREVIEWED}:
+        return "in-discussion"
+    return UNREVIEWED
 
 
 def _message_tree(messages: list[StoredMessage], root_id: str) -> MessageOut:
@@ -392,12 +465,16 @@ class QueryService:
         # One more than asked says whether a next page exists, so the last page has no cursor.
         found = self.store.patches.page_patches(query, after=after, limit=limit + 1)
         page = found[:limit]
-        counts = self.store.discussions.get_review_counts(p.id for p in page)
         next_cursor = None
         if len(found) > limit:
             last = page[-1]
             next_cursor = encode_cursor(PageMark(date=last.date, id=last.id), query)
-        return PatchPage(items=[_item(p, counts.get(p.id)) for p in page], next_cursor=next_cursor)
+        return PatchPage(items=self._items(page), next_cursor=next_cursor)
+
+    def _items(self, patches: Sequence[Patch]) -> list[PatchItem]:
+        counts = self.store.discussions.get_review_counts(p.id for p in patches)
+        reviews = self.store.reviews.get_reviews(p.id for p in patches)
+        return [_item(p, counts.get(p.id), reviews.get(p.id)) for p in patches]
 
     def person_patches(
         self, email: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
@@ -411,6 +488,7 @@ class QueryService:
         if patch is None:
             raise ResourceNotFoundError(f"no patch {patch_id}")
         discussion = self.store.discussions.get_discussion(patch_id)
+        review = self.store.reviews.get_reviews([patch_id]).get(patch_id)
         return PatchDetail(
             id=patch.id,
             project=patch.project,
@@ -428,6 +506,7 @@ class QueryService:
             web_url=patch.web_url,
             list_archive_url=patch.list_archive_url,
             review=_review(discussion) if discussion else None,
+            status=_status(review) if review else None,
         )
 
     def discussion(self, patch_id: int) -> DiscussionOut:
@@ -486,6 +565,99 @@ class QueryService:
                 for _, p in sorted(patches.items())
             ],
             web_url=series.web_url,
+        )
+
+    def versions(self, series_id: int) -> VersionsOut:
+        """Every version of a series, oldest first, with each one's rolled-up status."""
+        _check_id(series_id, "path.series_id")
+        link = self.store.reviews.get_links([series_id]).get(series_id)
+        if link is None:
+            if self.store.series.get_series(series_id) is None:
+                raise ResourceNotFoundError(f"no series {series_id}")
+            link = None
+        chain: list[SeriesLink] = (
+            self.store.reviews.chain(link.chain_id) if link is not None else []
+        )
+        if not chain:
+            series = self.store.series.get_series(series_id)
+            assert series is not None
+            chain = [
+                SeriesLink(
+                    series_id=series_id,
+                    project=series.project,
+                    chain_id=series_id,
+                    position=0,
+                    version=series.version,
+                )
+            ]
+        chain.sort(key=lambda item: (item.position, item.resend_of is not None, item.series_id))
+        out: list[VersionOut] = []
+        for item in chain:
+            series = self.store.series.get_series(item.series_id)
+            patch_ids = series.patch_ids if series else ()
+            reviews = self.store.reviews.get_reviews(patch_ids)
+            statuses = [reviews[p].status if p in reviews else UNREVIEWED for p in patch_ids]
+            counts: dict[str, int] = defaultdict(int)
+            for status in statuses:
+                counts[status] += 1
+            out.append(
+                VersionOut(
+                    series_id=item.series_id,
+                    version=item.version,
+                    name=series.name if series else None,
+                    date=series.date if series else None,
+                    submitter=_person(series.submitter) if series else None,
+                    rule=item.rule,
+                    superseded_by=item.superseded_by,
+                    resend_of=item.resend_of,
+                    status="superseded" if item.superseded_by is not None else _rollup(statuses),
+                    patch_count=len(patch_ids),
+                    status_counts=dict(sorted(counts.items())),
+                )
+            )
+        originals = [v for v in out if v.resend_of is None] or out
+        return VersionsOut(
+            series_id=series_id,
+            chain_id=chain[0].chain_id,
+            latest=originals[-1].series_id,
+            versions=out,
+        )
+
+    def changes(self, updated_since: str | None, *, limit: int = 500) -> ChangesOut:
+        """What changed in the store after a cursor (None: a cursor at the newest change)."""
+        if not 1 <= limit <= MAX_CHANGES:
+            raise _invalid("query.limit", f"must be between 1 and {MAX_CHANGES}")
+        if updated_since is None:
+            return ChangesOut(items=[], cursor=self.store.changes.latest_cursor(), more=False)
+        if not updated_since.strip() or len(updated_since) > MAX_CURSOR_LENGTH:
+            raise _invalid(
+                "query.updated_since", "not a cursor this API gave out", "cursor_invalid"
+            )
+        try:
+            page = self.store.changes.changes_since(updated_since, limit=limit)
+        except ValueError as exc:
+            raise _invalid("query.updated_since", str(exc), "cursor_invalid") from exc
+        return ChangesOut(
+            items=[
+                ChangeOut(kind=c.kind, key=c.key, changed_at=c.changed_at) for c in page.changes
+            ],
+            cursor=page.cursor,
+            more=page.more,
+        )
+
+    def person_reviews(self, email: str, *, limit: int = DEFAULT_LIMIT) -> PersonReviewsOut:
+        """A person's patches still waiting on reviewers, and the reviews they gave."""
+        address = check_email(email, "path.email")
+        check_limit(limit)
+        pending = self.store.patches.page_patches(
+            PatchQuery(submitter=address, review_states=PENDING_STATES), limit=limit
+        )
+        given_reviews = self.store.reviews.reviews_given_by(address.casefold(), limit=limit)
+        given = self.store.patches.get_patches(r.patch_id for r in given_reviews)
+        return PersonReviewsOut(
+            email=address,
+            pending=self._items(pending),
+            given=self._items([given[r.patch_id] for r in given_reviews if r.patch_id in given]),
         )
 
     def stats(self) -> StatsOut:

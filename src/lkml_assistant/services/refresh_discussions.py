@@ -6,6 +6,9 @@ since the last refresh (``rt:``). Messages we already hold are ignored; the othe
 through their References and In-Reply-To to the threads we track, and only those threads are
 fetched again. With nothing new a list costs one request; with K threads changed, K + 1.
 ``full`` re-fetches every recent thread: the periodic safety net.
+
+Given a :class:`TaskQueue` (AWS), the threads to re-read are queued instead of fetched here,
+one message each, and the cursor moves once they are all queued.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from lkml_assistant.models.records import LoreCursor
+from lkml_assistant.models.records import LoreCursor, ThreadTask
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
+from lkml_assistant.services.fetch_discussions import TaskQueue
 from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import UpstreamError
 from lkml_assistant.sources.lore import LoreClient
@@ -29,17 +33,22 @@ JOB = "refresh-discussions"
 OVERLAP = timedelta(minutes=30)
 
 
+class RefreshSummary(DiscussionSummary):
+    threads_queued: int = 0
+
+
 class RefreshDiscussions:
-    def __init__(self, store: Store, lore: LoreClient) -> None:
+    def __init__(self, store: Store, lore: LoreClient, queue: TaskQueue | None = None) -> None:
         self.store = store
         self.lore = lore
         self.reader = ThreadReader(store, lore)
+        self.queue = queue
 
     def run(
         self, *, days: int = 14, full: bool = False, now: datetime | None = None
-    ) -> DiscussionSummary:
+    ) -> RefreshSummary:
         now = now or datetime.now(UTC)
-        summary = DiscussionSummary(job=JOB)
+        summary = RefreshSummary(job=JOB)
         with recorded_run(self.store, summary, self.lore.http):
             roots = self.store.discussions.recent_thread_roots(now - timedelta(days=days))
             lists = sorted(set(roots.values()))
@@ -63,7 +72,7 @@ class RefreshDiscussions:
         *,
         full: bool,
         now: datetime,
-        summary: DiscussionSummary,
+        summary: RefreshSummary,
     ) -> None:
         cursor = self.store.cursors.get_lore_cursor(list_name)
         complete = True
@@ -72,8 +81,12 @@ class RefreshDiscussions:
         else:
             since = cursor.received_until - OVERLAP
             changed, complete = self._changed_threads(list_name, since, summary)
-        for root in sorted(changed):
-            self.reader.read(list_name, root, summary)
+        if self.queue is not None:
+            tasks = [ThreadTask(list_name=list_name, anchor=root) for root in sorted(changed)]
+            summary.threads_queued += self.queue.send(tasks)
+        else:
+            for root in sorted(changed):
+                self.reader.read(list_name, root, summary)
         # Only now, and only after a whole answer: otherwise the same window is searched again.
         if complete:
             self.store.cursors.save_lore_cursor(list_name, LoreCursor(received_until=now))

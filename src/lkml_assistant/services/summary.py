@@ -32,6 +32,7 @@ class JobSummary(BaseModel):
     skipped: int = 0
     errors: int = 0
     seconds: float = 0.0
+    upstream_seconds: float = Field(0.0, description="Time spent waiting for the upstream.")
     skip_reasons: dict[str, int] = Field(default_factory=dict)
     error_messages: list[str] = Field(default_factory=list)
 
@@ -61,6 +62,7 @@ class JobSummary(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         data = self.model_dump()
         data["seconds"] = round(self.seconds, 3)
+        data["upstream_seconds"] = round(self.upstream_seconds, 3)
         return data
 
     def line(self) -> str:
@@ -77,15 +79,20 @@ class JobSummary(BaseModel):
 
 
 @contextmanager
-def recorded_run(store: Store, summary: JobSummary, http: HttpClient) -> Iterator[JobSummary]:
+def recorded_run(
+    store: Store, summary: JobSummary, http: HttpClient | None = None
+) -> Iterator[JobSummary]:
     """Time a job, count its requests, and keep its run record, however the job ends."""
     started = time.monotonic()
-    requests_before = http.stats.requests
+    requests_before = http.stats.requests if http else 0
+    waiting_before = http.stats.seconds_waiting if http else 0.0
     run_id = store.runs.start_run(summary.job, datetime.now(UTC))
     try:
         yield summary
     finally:
-        summary.requests = http.stats.requests - requests_before
+        if http is not None:
+            summary.requests = http.stats.requests - requests_before
+            summary.upstream_seconds = http.stats.seconds_waiting - waiting_before
         summary.seconds = time.monotonic() - started
         store.runs.finish_run(
             run_id, finished_at=datetime.now(UTC), status=summary.status, summary=summary.as_dict()

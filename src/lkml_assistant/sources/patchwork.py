@@ -81,10 +81,12 @@ class PatchworkClient:
             parts = parts._replace(scheme=self._origin[0], netloc=self._origin[1])
         return urlunsplit(parts)
 
-    def iter_pages(self, path: str, params: list[tuple[str, Any]]) -> Iterator[Page]:
+    def iter_pages(
+        self, path: str, params: list[tuple[str, Any]], *, start_page: int = 1
+    ) -> Iterator[Page]:
         url: str | None = f"{self.api_url}/{path.strip('/')}/"
         query: list[tuple[str, Any]] | None = [*params, ("per_page", self.page_size)]
-        number = 1
+        number = start_page
         while url is not None:
             body = _JsonBody(list)
             response = self.http.get(url, params=query, validate=body)
@@ -121,17 +123,25 @@ class PatchworkClient:
     def series(self, series_id: int) -> dict[str, Any] | None:
         return self._get_object(f"series/{series_id}")
 
-    def patches(self, project: str, *, since: str | None = None) -> Iterator[Page]:
+    def patches(
+        self, project: str, *, since: str | None = None, start_page: int = 1
+    ) -> Iterator[Page]:
         params: list[tuple[str, Any]] = [("project", project), ("order", "id")]
         if since:
             params.append(("since", since))
-        return self.iter_pages("patches", params)
+        if start_page > 1:
+            params.append(("page", start_page))
+        return self.iter_pages("patches", params, start_page=start_page)
 
-    def series_list(self, project: str, *, since: str | None = None) -> Iterator[Page]:
+    def series_list(
+        self, project: str, *, since: str | None = None, start_page: int = 1
+    ) -> Iterator[Page]:
         params: list[tuple[str, Any]] = [("project", project), ("order", "id")]
         if since:
             params.append(("since", since))
-        return self.iter_pages("series", params)
+        if start_page > 1:
+            params.append(("page", start_page))
+        return self.iter_pages("series", params, start_page=start_page)
 
     def events(self, project: str, *, since: str | None = None) -> Iterator[Page]:
         """Events newest first, as Patchwork serves them; callers de-duplicate by id."""

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What differs between the dev, staging and prod deployments, in one table.
+
+Everything else (keys, handlers, schedules) is the same in every environment; a new setting that
+must differ belongs here rather than in an ``if env == ...`` inside a construct.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_logs as logs
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+DEFAULT_PROJECTS = "rust-for-linux,netfilter-devel"
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    name: str
+    memory_mb: int
+    api_memory_mb: int
+    on_demand: bool
+    """DynamoDB PAY_PER_REQUEST; False means PROVISIONED with autoscaling."""
+    min_read_capacity: int
+    max_read_capacity: int
+    min_write_capacity: int
+    max_write_capacity: int
+    tracing: bool
+    """X-Ray: Active tracing on the functions and the API stage."""
+    log_level: str
+    retain: bool
+    """Deletion protection and RemovalPolicy.RETAIN on the tables (and the logs)."""
+    log_retention: logs.RetentionDays
+    retention_days: int
+    """LKML_RETENTION_DAYS: items expire this many days after their date; 0 keeps them."""
+    api_rate_limit: float
+    api_burst_limit: int
+
+    def resource_name(self, suffix: str) -> str:
+        """``lkml-<env>-<suffix>``: every named resource carries the environment."""
+        return f"lkml-{self.name}-{suffix}"
+
+
+_CONFIGS = {
+    "dev": EnvConfig(
+        name="dev",
+        memory_mb=512,
+        api_memory_mb=512,
+        on_demand=True,
+        min_read_capacity=1,
+        max_read_capacity=1,
+        min_write_capacity=1,
+        max_write_capacity=1,
+        tracing=False,
+        log_level="DEBUG",
+        retain=False,
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        retention_days=90,
+        api_rate_limit=10,
+        api_burst_limit=20,
+    ),
+    "staging": EnvConfig(
+        name="staging",
+        memory_mb=1024,
+        api_memory_mb=1024,
+        on_demand=True,
+        min_read_capacity=1,
+        max_read_capacity=1,
+        min_write_capacity=1,
+        max_write_capacity=1,
+        tracing=False,
+        log_level="INFO",
+        retain=False,
+        log_retention=logs.RetentionDays.ONE_MONTH,
+        retention_days=180,
+        api_rate_limit=20,
+        api_burst_limit=40,
+    ),
+    "prod": EnvConfig(
+        name="prod",
+        memory_mb=1024,
+        api_memory_mb=1024,
+        on_demand=False,
+        min_read_capacity=5,
+        max_read_capacity=100,
+        min_write_capacity=5,
+        max_write_capacity=200,
+        tracing=True,
+        log_level="INFO",
+        retain=True,
+        log_retention=logs.RetentionDays.THREE_MONTHS,
+        retention_days=0,
+        api_rate_limit=50,
+        api_burst_limit=100,
+    ),
+}
+
+
+def env_config(name: str) -> EnvConfig:
+    """The configuration of one environment; a clear error for any other name."""
+    try:
+        return _CONFIGS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown environment {name!r}: use one of {', '.join(ENVIRONMENTS)} "
+            "(-c env=NAME or LKML_ENV=NAME)"
+        ) from None

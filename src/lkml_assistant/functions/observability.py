@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Powertools Logger, Metrics and Tracer for the Lambda functions, made once per cold start.
+
+* Logger: JSON lines with the invocation's correlation id. The services log through the
+  standard ``logging`` module; their loggers get the same JSON handler, so one record format
+  covers the handlers and the service layer.
+* Metrics: CloudWatch embedded metric format (EMF) on stdout, namespace ``LkmlAssistant``
+  (``POWERTOOLS_METRICS_NAMESPACE`` overrides), dimensions ``Job`` and ``Source``:
+  ``ApiCalls`` (requests to the upstream), ``ApiLatency`` (milliseconds per request),
+  ``RecordsWritten`` and ``Errors``.
+* Tracer: X-Ray segments when the function has tracing on (``POWERTOOLS_TRACE_DISABLED``
+  turns it off, as the dev and staging stacks and the tests do).
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
+
+from lkml_assistant.services.summary import JobSummary
+
+SERVICE = "lkml-assistant"
+NAMESPACE = "LkmlAssistant"
+
+logger = Logger(
+    service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE),
+    level=os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("LKML_LOG_LEVEL") or "INFO",
+)
+copy_config_to_registered_loggers(source_logger=logger, include={"lkml_assistant"})
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
+tracer = Tracer(service=SERVICE)
+
+
+def record_job(summary: JobSummary, *, source: str) -> None:
+    """Add one job run's figures to the metrics flushed at the end of the invocation."""
+    metrics.add_dimension(name="Job", value=summary.job)
+    metrics.add_dimension(name="Source", value=source)
+    metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=summary.requests)
+    if summary.requests:
+        latency = 1000 * summary.upstream_seconds / summary.requests
+        metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=latency)
+    metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=summary.written)
+    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=summary.errors)

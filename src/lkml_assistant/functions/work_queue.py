@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The SQS work queue: FetchPatches and RefreshDiscussions send one message per thread.
+
+Messages are the JSON of :class:`ThreadTask`. They are sent ten at a time (SQS's batch limit);
+entries SQS reports as failed are sent again with backoff, and a batch that still fails after
+that raises, so the scheduled run fails and its retry policy takes over. Sending a task twice
+is harmless: fetching a thread is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from lkml_assistant.models.records import ThreadTask
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+log = logging.getLogger(__name__)
+
+BATCH = 10
+ATTEMPTS = 5
+
+
+class QueueSendError(RuntimeError):
+    """Some tasks could not be queued."""
+
+
+class SqsTaskQueue:
+    def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.client("sqs", config=Config(retries={"mode": "standard"}))
+        self.client = client
+        self.queue_url = queue_url
+
+    def send(self, tasks: Sequence[ThreadTask]) -> int:
+        sent = 0
+        for start in range(0, len(tasks), BATCH):
+            sent += self._send_batch(tasks[start : start + BATCH])
+        log.info("queued %d threads", sent)
+        return sent
+
+    def _send_batch(self, tasks: Sequence[ThreadTask]) -> int:
+        pending: dict[str, Any] = {
+            str(number): {"Id": str(number), "MessageBody": task.model_dump_json()}
+            for number, task in enumerate(tasks)
+        }
+        for attempt in range(ATTEMPTS):
+            answer = self.client.send_message_batch(
+                QueueUrl=self.queue_url, Entries=list(pending.values())
+            )
+            for done in answer.get("Successful", []):
+                pending.pop(done["Id"], None)
+            failed = answer.get("Failed", [])
+            if not pending:
+                return len(tasks)
+            if any(f.get("SenderFault") for f in failed):
+                break  # our message is wrong: sending it again cannot help
+            time.sleep(min(0.2 * 2**attempt, 5.0))
+        reasons = "; ".join(
+            f"{f.get('Code')}: {f.get('Message', '')}" for f in answer.get("Failed", [])
+        )
+        raise QueueSendError(f"{len(pending)} of {len(tasks)} tasks not queued: {reasons}")

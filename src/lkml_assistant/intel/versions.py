@@ -1,0 +1,561 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Version chains: which series are v1, v2 … vN of one piece of work, and which are RESENDs.
+
+Input is a list of :class:`SeriesCandidate` (built from raw mail with
+:func:`candidates_from_mail`, or from Patchwork records with :func:`candidate_from_patchwork`);
+:func:`link_versions` returns the chains, the ``superseded_by`` marks and the unlinked series.
+The rules, tried in this order for each series against the series posted before it:
+
+1. ``change-id``: b4 writes ``change-id: <id>`` at the end of the cover letter; same id, same work.
+2. ``in-reply-to``: the cover (or first patch) answers, or references, a message of an earlier
+   series (``git send-email --in-reply-to`` the previous version).
+3. ``lore-link``: the cover's changelog links an earlier series' message
+   (``v1: https://lore.kernel.org/r/<msgid>``, ``patch.msgid.link``).
+4. ``subject``: the same normalized title (cover, or patch 1; any patch title for a partial
+   series) from the same submitter on the same list, with a higher version, or the same version
+   posted later, within :data:`SUBJECT_WINDOW`.
+
+Rules 2 and 3 need a higher version, or the same title. Before linking, a RESEND is folded into
+the posting it repeats (the same Message-IDs, or the same version and the same patch-ids, or a
+RESEND-tagged repost of the same version and title), so it never becomes a phantom vN+1. A
+series that names no version is v1.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lkml_assistant.intel.patchid import mail_patch_id, same_patches
+from lkml_assistant.intel.subjects import ParsedSubject, Submitter, parse_subject, title_key
+from lkml_assistant.models.discussion import MailMessage
+from lkml_assistant.models.domain import Patch, Series
+from lkml_assistant.models.records import StoredMessage
+from lkml_assistant.sources.review import dedupe_messages, is_patch_submission
+
+SUBJECT_WINDOW = timedelta(days=365)
+"""How far apart two versions linked by subject alone may be."""
+
+_CHANGE_ID = re.compile(r"^change-id:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
+_MSGID_LINK = re.compile(
+    r"https?://(?:lore\.kernel\.org(?:/[\w.+-]+)?|patch\.msgid\.link|lkml\.kernel\.org)"
+    r"/(?:r/)?([^\s/<>\"')]+(?:@|%40)[^\s/<>\"')]+)",
+    re.IGNORECASE,
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class LinkRule(StrEnum):
+    """The rule that linked a series to its previous version."""
+
+    CHANGE_ID = "change-id"
+    IN_REPLY_TO = "in-reply-to"
+    LORE_LINK = "lore-link"
+    SUBJECT = "subject"
+
+
+class SeriesCandidate(BaseModel):
+    """One posted series (or single patch), as the version linking needs it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(min_length=1)
+    project: str = Field(description="Patchwork project or mailing list.")
+    submitter: Submitter
+    date: datetime | None = None
+    version: int = Field(default=1, ge=0)
+    subject: str = Field(description="Subject of the cover letter, else of the first patch.")
+    title_key: str = ""
+    rfc: bool = False
+    resend: bool = False
+    total: int | None = None
+    has_cover: bool = False
+    message_id: str = Field(description="Message-ID of the cover letter, else of the first patch.")
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    cover_body: str = ""
+    patch_message_ids: tuple[str, ...] = ()
+    patch_subjects: tuple[str, ...] = ()
+    patch_ids: tuple[str | None, ...] = Field(default=(), description="git patch-id per patch.")
+
+    @property
+    def message_ids(self) -> frozenset[str]:
+        return frozenset((self.message_id, *self.patch_message_ids))
+
+    @property
+    def change_id(self) -> str | None:
+        found = _CHANGE_ID.findall(self.cover_body)
+        return found[-1] if found else None
+
+    @property
+    def linked_message_ids(self) -> tuple[str, ...]:
+        """Message-IDs named by lore links in the cover letter (its changelog)."""
+        found = (urllib.parse.unquote(m) for m in _MSGID_LINK.findall(self.cover_body))
+        return tuple(dict.fromkeys(mid.strip(".,;") for mid in found))
+
+    @property
+    def partial(self) -> bool:
+        """Some patches never reached the list (or the slice)."""
+        if self.total is None or self.total <= 1:
+            return False
+        return len(self.patch_message_ids) < self.total
+
+    def title_keys(self, *, every_patch: bool = False) -> frozenset[str]:
+        """Titles this series is known by: the cover's and patch 1's, or every patch's too."""
+        keys = {self.title_key or title_key(parse_subject(self.subject).title)}
+        subjects = self.patch_subjects if every_patch else self.patch_subjects[:1]
+        keys.update(parse_subject(s).key for s in subjects)
+        keys.discard("")
+        return frozenset(keys)
+
+    def shares_title(self, other: SeriesCandidate) -> bool:
+        """The same title (cover or patch 1); any common patch title if one is partial."""
+        if self.title_keys() & other.title_keys():
+            return True
+        if not (self.partial or other.partial):
+            return False
+        return bool(self.title_keys(every_patch=True) & other.title_keys(every_patch=True))
+
+
+class ChainLink(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    series_id: str
+    version: int
+    rule: LinkRule | None = Field(description="How it was linked to the previous link.")
+    resends: tuple[str, ...] = Field(default=(), description="RESENDs of this very version.")
+
+
+class VersionChain(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    links: tuple[ChainLink, ...]
+
+    @property
+    def series_ids(self) -> tuple[str, ...]:
+        return tuple(link.series_id for link in self.links)
+
+    @property
+    def latest(self) -> str:
+        return self.links[-1].series_id
+
+
+class VersionLinks(BaseModel):
+    """The outcome: chains of two or more versions, supersession, RESENDs, the unlinked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chains: tuple[VersionChain, ...]
+    superseded_by: dict[str, str] = Field(
+        description="Every older version (and its RESENDs) -> the next version's series id."
+    )
+    resend_of: dict[str, str] = Field(description="A RESEND -> the series it repeats.")
+    unlinked: tuple[str, ...] = Field(description="Series in no chain (RESENDs excluded).")
+
+    def chain_of(self, series_id: str) -> VersionChain | None:
+        for chain in self.chains:
+            if series_id in chain.series_ids or any(
+                series_id in link.resends for link in chain.links
+            ):
+                return chain
+        return None
+
+
+# --- linking ----------------------------------------------------------------------------------
+
+
+def _when(candidate: SeriesCandidate) -> datetime:
+    return candidate.date or _EPOCH
+
+
+def _is_resend(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    if later.project != earlier.project:
+        return False
+    if later.message_ids & earlier.message_ids:
+        return True
+    if later.version != earlier.version:
+        return False
+    if same_patches(later.patch_ids, earlier.patch_ids) and _same_trees(later, earlier):
+        return True
+    return (
+        later.resend and later.submitter.same_as(earlier.submitter) and later.shares_title(earlier)
+    )
+
+
+def _trees(candidate: SeriesCandidate) -> set[str]:
+    """The bracket tags of its patches (trees such as net-next or -stable,6.1), casefolded."""
+    return {
+        tag.casefold()
+        for subject in (candidate.subject, *candidate.patch_subjects)
+        for tag in parse_subject(subject).tags
+    }
+
+
+def _same_trees(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """The same changes for another tree (a backport to 5.15 and to 6.1) are no RESEND."""
+    return _trees(later) == _trees(earlier)
+
+
+def _plausible_successor(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """An explicit link must point back to an older version (or one of the same title)."""
+    if later.version > earlier.version:
+        return True
+    return later.version == earlier.version and later.shares_title(earlier)
+
+
+@dataclass
+class _State:
+    by_id: dict[str, SeriesCandidate]
+    owner: dict[str, str] = field(default_factory=dict)  # message id -> canonical series id
+    previous: dict[str, tuple[str, LinkRule]] = field(default_factory=dict)
+    next: dict[str, str] = field(default_factory=dict)
+
+
+def _pick(candidates: Iterable[SeriesCandidate], state: _State) -> SeriesCandidate | None:
+    """Of several possible predecessors, the latest version not yet followed by another."""
+    free = [c for c in candidates if c.id not in state.next]
+    if not free:
+        return None
+    return max(free, key=lambda c: (c.version, _when(c), c.id))
+
+
+def _predecessor(
+    current: SeriesCandidate, earlier: Sequence[SeriesCandidate], state: _State
+) -> tuple[SeriesCandidate, LinkRule] | None:
+    change_id = current.change_id
+    if change_id is not None:
+        found = _pick((c for c in earlier if c.change_id == change_id), state)
+        if found is not None:
+            return found, LinkRule.CHANGE_ID
+
+    def by_message_ids(ids: Iterable[str]) -> list[SeriesCandidate]:
+        owners = {state.owner[mid] for mid in ids if mid in state.owner}
+        owners.discard(current.id)
+        return [
+            state.by_id[o]
+            for o in owners
+            if _when(state.by_id[o]) <= _when(current)
+            and _plausible_successor(current, state.by_id[o])
+        ]
+
+    replied = [current.in_reply_to] if current.in_reply_to else []
+    found = _pick(by_message_ids([*replied, *current.references]), state)
+    if found is not None:
+        return found, LinkRule.IN_REPLY_TO
+    found = _pick(by_message_ids(current.linked_message_ids), state)
+    if found is not None:
+        return found, LinkRule.LORE_LINK
+
+    by_subject = [
+        c
+        for c in earlier
+        if c.project == current.project
+        and c.submitter.same_as(current.submitter)
+        # A higher version only: the same title at the same version, with no RESEND tag and
+        # no link back, is another series (a maintainer's weekly "fixes" pull request).
+        and c.version < current.version
+        and _when(c) <= _when(current)
+        and _when(current) - _when(c) <= SUBJECT_WINDOW
+        and current.shares_title(c)
+    ]
+    found = _pick(by_subject, state)
+    if found is not None:
+        return found, LinkRule.SUBJECT
+    return None
+
+
+def link_versions(candidates: Iterable[SeriesCandidate]) -> VersionLinks:
+    """Link the versions of each series; see the module docstring for the rules."""
+    ordered = sorted(candidates, key=lambda c: (_when(c), c.version, c.id))
+    state = _State(by_id={c.id: c for c in ordered})
+    resend_of: dict[str, str] = {}
+    canonical: list[SeriesCandidate] = []
+    for current in ordered:
+        original = next((c for c in reversed(canonical) if _is_resend(current, c)), None)
+        if original is not None:
+            resend_of[current.id] = original.id
+            for mid in current.message_ids:
+                state.owner.setdefault(mid, original.id)
+            continue
+        earlier = [c for c in canonical if _when(c) <= _when(current)]
+        found = _predecessor(current, earlier, state)
+        if found is not None:
+            previous, rule = found
+            state.previous[current.id] = (previous.id, rule)
+            state.next[previous.id] = current.id
+        canonical.append(current)
+        for mid in current.message_ids:
+            state.owner.setdefault(mid, current.id)
+
+    resends: dict[str, list[str]] = {}
+    for resend, original_id in resend_of.items():
+        resends.setdefault(original_id, []).append(resend)
+    chains: list[VersionChain] = []
+    superseded_by: dict[str, str] = {}
+    unlinked: list[str] = []
+    for candidate in canonical:
+        if candidate.id in state.previous:
+            continue  # not a chain head
+        ids = [candidate.id]
+        while ids[-1] in state.next:
+            ids.append(state.next[ids[-1]])
+        if len(ids) == 1:
+            unlinked.append(candidate.id)
+            continue
+        links = []
+        for position, series_id in enumerate(ids):
+            link_rule: LinkRule | None = state.previous[series_id][1] if position else None
+            links.append(
+                ChainLink(
+                    series_id=series_id,
+                    version=state.by_id[series_id].version,
+                    rule=link_rule,
+                    resends=tuple(resends.get(series_id, ())),
+                )
+            )
+            if position + 1 < len(ids):
+                for older in (series_id, *resends.get(series_id, ())):
+                    superseded_by[older] = ids[position + 1]
+        chains.append(VersionChain(links=tuple(links)))
+    return VersionLinks(
+        chains=tuple(chains),
+        superseded_by=superseded_by,
+        resend_of=resend_of,
+        unlinked=tuple(unlinked),
+    )
+
+
+# --- candidates from raw mail -----------------------------------------------------------------
+
+
+@dataclass
+class _Posting:
+    key: str  # message id, or message id + '#n' for a later copy reusing it
+    message: MailMessage
+    parsed: ParsedSubject
+    submitter: Submitter
+    cover_like: bool
+    tagless: bool = False
+
+
+@dataclass
+class _Group:
+    anchor: _Posting
+    members: list[_Posting] = field(default_factory=list)
+
+
+def _unique_postings(messages: Iterable[MailMessage]) -> list[_Posting]:
+    """Postings in arrival order; a copy reusing a Message-ID for another subject is kept apart."""
+    postings: list[_Posting] = []
+    seen: dict[tuple[str, str], None] = {}
+    copies: dict[str, int] = {}
+    listed = list(messages)
+    unique, _ = dedupe_messages(listed)
+    answered = {m.in_reply_to for m in listed if m.in_reply_to} | {
+        r for m in listed for r in m.references
+    }
+    for message in listed:
+        parsed = parse_subject(message.subject)
+        identity = (message.message_id, message.subject)
+        if identity in seen:
+            continue
+        seen[identity] = None
+        if parsed.is_reply:
+            continue
+        posting = is_patch_submission(message)
+        # A cover letter without any tag ("decruft the vmalloc API"): a thread start that
+        # patches answer; it is used only if some patch names it.
+        tagless_cover = (
+            not posting
+            and not message.in_reply_to
+            and not message.references
+            and message.message_id in answered
+            and unique.get(message.message_id) is message
+        )
+        if not posting and not tagless_cover:
+            continue
+        count = copies.get(message.message_id, 0)
+        copies[message.message_id] = count + 1
+        key = message.message_id if count == 0 else f"{message.message_id}#{count + 1}"
+        postings.append(
+            _Posting(
+                key=key,
+                message=message,
+                parsed=parsed,
+                submitter=Submitter.from_mail(message),
+                cover_like=parsed.is_cover or tagless_cover or (posting and not message.has_patch),
+                tagless=tagless_cover,
+            )
+        )
+    return postings
+
+
+def _same_submission(child: _Posting, parent: _Posting) -> bool:
+    return (
+        # A tag-less cover may name a version its patches do not ("decruft the vmalloc API v2").
+        (parent.parsed.version == child.parsed.version or parent.tagless)
+        and (parent.parsed.resend or not child.parsed.resend)
+        and parent.submitter.same_as(child.submitter)
+        and (parent.cover_like or parent.parsed.index is not None)
+        and child.parsed.index != 0
+    )
+
+
+def _group_postings(postings: list[_Posting]) -> list[_Group]:
+    by_msgid: dict[str, list[_Posting]] = {}
+    for posting in postings:
+        by_msgid.setdefault(posting.message.message_id, []).append(posting)
+    anchor_of: dict[str, _Posting] = {}
+
+    def anchor(posting: _Posting, depth: int = 0) -> _Posting:
+        if posting.key in anchor_of:
+            return anchor_of[posting.key]
+        result = posting
+        message = posting.message
+        targets = [message.in_reply_to] if message.in_reply_to else []
+        targets.extend(reversed(message.references))
+        if depth < 50 and posting.parsed.index != 0:
+            for target in targets:
+                parents = [p for p in by_msgid.get(target, ()) if _same_submission(posting, p)]
+                if parents:
+                    # Among copies under one id, the one with the same RESEND flag.
+                    parent = next(
+                        (p for p in parents if p.parsed.resend == posting.parsed.resend),
+                        parents[0],
+                    )
+                    if parent is not posting:
+                        result = anchor(parent, depth + 1)
+                    break
+        anchor_of[posting.key] = result
+        return result
+
+    groups: dict[str, _Group] = {}
+    for posting in postings:
+        head = anchor(posting)
+        key = head.key
+        message = head.message
+        if head is posting and posting.parsed.index and (posting.parsed.total or 0) > 1:
+            # Numbered patches whose cover never reached the list: they share its Message-ID.
+            root = message.references[0] if message.references else message.in_reply_to
+            if root is not None and root not in by_msgid:
+                key = f"\0{root}\0{posting.parsed.version}\0{posting.submitter.email}"
+        group = groups.setdefault(key, _Group(anchor=head))
+        group.members.append(posting)
+        if (group.anchor.parsed.index or 0) > (posting.parsed.index or 0):
+            group.anchor = posting
+    # A tag-less thread start that no patch joined is not a posting.
+    return [
+        g
+        for g in groups.values()
+        if len(g.members) > 1 or is_patch_submission(g.anchor.message) or g.anchor.parsed.patch_tag
+    ]
+
+
+def _candidate(group: _Group, list_name: str) -> SeriesCandidate:
+    head = group.anchor
+    has_cover = head.cover_like and not head.message.has_patch
+    patches = [p for p in group.members if not (has_cover and p is head)]
+    patches.sort(key=lambda p: (p.parsed.index if p.parsed.index is not None else 0, p.key))
+    unique: dict[str, _Posting] = {}
+    for patch in patches:
+        unique.setdefault(patch.message.message_id, patch)
+    patches = list(unique.values())
+    first = head if has_cover or not patches else patches[0]
+    versions = [p.parsed for p in group.members if p.parsed.explicit_version]
+    version = versions[0].version if versions else 1
+    totals = [p.parsed.total for p in group.members if p.parsed.total is not None]
+    return SeriesCandidate(
+        id=head.key,
+        project=list_name,
+        submitter=head.submitter,
+        date=head.message.date,
+        version=version,
+        subject=first.message.subject,
+        title_key=first.parsed.key,
+        rfc=any(p.parsed.rfc for p in group.members),
+        resend=any(p.parsed.resend for p in group.members),
+        total=max(totals) if totals else None,
+        has_cover=has_cover,
+        message_id=head.message.message_id,
+        in_reply_to=head.message.in_reply_to,
+        references=head.message.references,
+        cover_body=head.message.body if has_cover else "",
+        patch_message_ids=tuple(p.message.message_id for p in patches),
+        patch_subjects=tuple(p.message.subject for p in patches),
+        patch_ids=tuple(mail_patch_id(p.message) for p in patches),
+    )
+
+
+def candidates_from_mail(messages: Iterable[MailMessage], list_name: str) -> list[SeriesCandidate]:
+    """Group raw list mail into posted series, as Patchwork would.
+
+    A patch joins the series of the posting it answers (In-Reply-To, else the nearest
+    References entry that is a posting) when both have the same version, RESEND flag and
+    submitter; a cover letter (``0/n``, or a tag-less thread start that patches answer) starts
+    a series; a patch answering no posting of its own submission is a series of one. Replies
+    (``Re:`` …) are not postings. A repost reusing a Message-ID under another subject (a
+    RESEND) is kept as a series of its own, with ``#2`` appended to its id.
+    """
+    groups = _group_postings(_unique_postings(messages))
+    return [_candidate(group, list_name) for group in groups]
+
+
+# --- candidates from Patchwork records --------------------------------------------------------
+
+
+def candidate_from_patchwork(
+    series: Series,
+    patches: Sequence[Patch],
+    *,
+    cover: StoredMessage | MailMessage | None = None,
+    patch_ids: Mapping[str, str | None] | None = None,
+) -> SeriesCandidate:
+    """A candidate from Patchwork's series and patches (ordered as ``series.patch_ids``).
+
+    ``cover`` is the cover letter's mail as our store keeps it, for its body (change-id, lore
+    links) and its In-Reply-To; ``patch_ids`` maps patch Message-IDs to git patch-ids.
+    """
+    order = {pid: n for n, pid in enumerate(series.patch_ids)}
+    ordered = sorted(patches, key=lambda p: (order.get(p.id, len(order)), p.date))
+    first = ordered[0] if ordered else None
+    subject = (
+        series.cover_letter.name
+        if series.cover_letter and series.cover_letter.name
+        else (first.name if first else series.name or "")
+    )
+    message_id = (
+        series.cover_letter.msgid if series.cover_letter else (first.msgid if first else "")
+    )
+    in_reply_to: str | None = None
+    body = ""
+    if isinstance(cover, StoredMessage):
+        in_reply_to, body = cover.parent_id, cover.body
+    elif isinstance(cover, MailMessage):
+        in_reply_to, body = cover.in_reply_to, cover.body
+    parsed = parse_subject(subject)
+    ids = patch_ids or {}
+    return SeriesCandidate(
+        id=str(series.id),
+        project=series.project,
+        submitter=Submitter.of(series.submitter.name or "", series.submitter.email),
+        date=series.date,
+        version=series.version or parsed.version,
+        subject=subject,
+        title_key=parsed.key,
+        rfc=parsed.rfc,
+        resend=parsed.resend,
+        total=series.total or None,
+        has_cover=series.cover_letter is not None,
+        message_id=message_id or f"series-{series.id}",
+        in_reply_to=in_reply_to,
+        cover_body=body,
+        patch_message_ids=tuple(p.msgid for p in ordered),
+        patch_subjects=tuple(p.name for p in ordered),
+        patch_ids=tuple(ids.get(p.msgid) for p in ordered),
+    )

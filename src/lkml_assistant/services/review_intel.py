@@ -1,0 +1,296 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""ReviewIntel: version chains and review status, derived from what the store holds.
+
+No upstream request: it reads the patches, series and discussions the other jobs stored,
+links the versions of each series (:mod:`lkml_assistant.intel.versions`), carries trailers
+forward across unchanged patches and rolls the status up (:mod:`lkml_assistant.intel.status`),
+and writes one :class:`SeriesLink` per series and one :class:`PatchReview` per patch. As every
+upsert, an unchanged result writes nothing, so running it after every fetch is cheap in writes.
+
+It works over a window of recent patches (``since``): chains are linked among the series
+of that window, which is what the store holds in the first place (``backfill_days``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from lkml_assistant.intel.patchid import patch_id as git_patch_id
+from lkml_assistant.intel.status import (
+    PatchEvidence,
+    SeriesEvidence,
+    SeriesStatus,
+    chain_status,
+    series_status,
+)
+from lkml_assistant.intel.subjects import Submitter
+from lkml_assistant.intel.versions import candidate_from_patchwork, link_versions
+from lkml_assistant.models.domain import Patch, Series
+from lkml_assistant.models.records import (
+    CarriedReview,
+    PatchDiscussion,
+    PatchReview,
+    SeriesLink,
+    StoredMessage,
+)
+from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
+from lkml_assistant.services.summary import JobSummary, recorded_run
+
+log = logging.getLogger(__name__)
+
+JOB = "review-intel"
+PAGE = 500
+
+
+class ReviewIntelSummary(JobSummary):
+    job: str = JOB
+    series_seen: int = 0
+    chains: int = 0
+    linked: int = 0
+    resends: int = 0
+    reviews_written: int = 0
+
+    line_fields: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("series_seen", "series"),
+        ("chains", "chains"),
+        ("reviews_written", "reviews changed"),
+    )
+
+
+class ReviewIntel:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def run(self, *, projects: Sequence[str], since: datetime | None) -> ReviewIntelSummary:
+        summary = ReviewIntelSummary()
+        with recorded_run(self.store, summary):
+            for project in projects:
+                self._project(project, since, summary)
+        return summary
+
+    # -- one project -------------------------------------------------------------------------
+
+    def _project(self, project: str, since: datetime | None, summary: ReviewIntelSummary) -> None:
+        patches = self._patches(project, since)
+        by_series: dict[int, list[Patch]] = defaultdict(list)
+        for patch in patches:
+            if patch.series:
+                by_series[patch.series[0].id].append(patch)
+        series: dict[int, Series] = {}
+        for series_id in sorted(by_series):
+            found = self.store.series.get_series(series_id)
+            if found is not None:
+                series[series_id] = found
+            else:
+                log.info("series %s of %s is not stored yet; skipped", series_id, project)
+                summary.skip("series not stored")
+        summary.series_seen += len(series)
+        mail = _MailIndex(self.store)
+        discussions = self.store.discussions.get_discussions(p.id for p in patches)
+        hashes: dict[str, str | None] = {}
+        candidates = []
+        for series_id, record in series.items():
+            members = by_series[series_id]
+            cover = mail.message(record.cover_letter.msgid) if record.cover_letter else None
+            for patch in members:
+                body = mail.body(patch.msgid, discussions.get(patch.id))
+                hashes[patch.msgid] = git_patch_id(body) if body else None
+            candidates.append(
+                candidate_from_patchwork(record, members, cover=cover, patch_ids=hashes)
+            )
+        links = link_versions(candidates)
+        evidence = {
+            str(sid): self._evidence(series[sid], by_series[sid], discussions, hashes)
+            for sid in series
+        }
+        statuses: dict[int, SeriesStatus] = {}
+        records: list[SeriesLink] = []
+        in_chain: set[str] = set()
+        for chain in links.chains:
+            ids = chain.series_ids
+            in_chain.update(ids)
+            summary.chains += 1
+            summary.linked += len(ids)
+            for status in chain_status(chain, evidence):
+                statuses[int(status.series_id)] = status
+            first = int(ids[0])
+            for position, link in enumerate(chain.links):
+                records.append(
+                    SeriesLink(
+                        series_id=int(link.series_id),
+                        project=project,
+                        chain_id=first,
+                        position=position,
+                        version=link.version,
+                        previous_id=int(ids[position - 1]) if position else None,
+                        superseded_by=int(ids[position + 1]) if position + 1 < len(ids) else None,
+                        rule=str(link.rule) if link.rule else None,
+                    )
+                )
+        by_id = {r.series_id: r for r in records}
+        for sid, record in series.items():
+            key = str(sid)
+            if key in in_chain:
+                continue
+            original = links.resend_of.get(key)
+            later = links.superseded_by.get(key)
+            statuses[sid] = series_status(evidence[key], superseded_by=later)
+            if original is not None:
+                summary.resends += 1
+                base = by_id.get(int(original))
+                records.append(
+                    SeriesLink(
+                        series_id=sid,
+                        project=project,
+                        chain_id=base.chain_id if base else int(original),
+                        position=base.position if base else 0,
+                        version=record.version,
+                        previous_id=base.previous_id if base else None,
+                        superseded_by=int(later) if later else None,
+                        resend_of=int(original),
+                    )
+                )
+            else:
+                records.append(
+                    SeriesLink(
+                        series_id=sid,
+                        project=project,
+                        chain_id=sid,
+                        position=0,
+                        version=record.version,
+                        superseded_by=int(later) if later else None,
+                    )
+                )
+        summary += self.store.reviews.upsert_links(records)
+        reviews = self._reviews(project, by_series, statuses, hashes)
+        result = self.store.reviews.upsert_reviews(reviews)
+        summary.reviews_written += result.written
+        summary += result
+
+    def _patches(self, project: str, since: datetime | None) -> list[Patch]:
+        query = PatchQuery(project=project, since=since)
+        out: list[Patch] = []
+        after: PageMark | None = None
+        while True:
+            page = self.store.patches.page_patches(query, after=after, limit=PAGE)
+            out.extend(page)
+            if len(page) < PAGE:
+                return out
+            after = PageMark(date=page[-1].date, id=page[-1].id)
+
+    @staticmethod
+    def _evidence(
+        series: Series,
+        members: list[Patch],
+        discussions: dict[int, PatchDiscussion],
+        hashes: dict[str, str | None],
+    ) -> SeriesEvidence:
+        order = {pid: n for n, pid in enumerate(series.patch_ids)}
+        ordered = sorted(members, key=lambda p: (order.get(p.id, len(order)), p.date))
+        evidence = []
+        for patch in ordered:
+            author = Submitter.of(patch.submitter.name or "", patch.submitter.email)
+            discussion = discussions.get(patch.id)
+            if discussion is not None:
+                evidence.append(
+                    PatchEvidence.from_summary(
+                        discussion.summary,
+                        author,
+                        patch_id=hashes.get(patch.msgid),
+                        patchwork_state=patch.state,
+                        committed=bool(patch.commit_ref),
+                    )
+                )
+            else:
+                evidence.append(
+                    PatchEvidence(
+                        message_id=patch.msgid,
+                        author=author,
+                        patch_id=hashes.get(patch.msgid),
+                        patchwork_state=patch.state,
+                        committed=bool(patch.commit_ref),
+                    )
+                )
+        return SeriesEvidence(
+            series_id=str(series.id), version=series.version, patches=tuple(evidence)
+        )
+
+    @staticmethod
+    def _reviews(
+        project: str,
+        by_series: dict[int, list[Patch]],
+        statuses: dict[int, SeriesStatus],
+        hashes: dict[str, str | None],
+    ) -> list[PatchReview]:
+        out: list[PatchReview] = []
+        for sid, status in statuses.items():
+            patches = {p.msgid: p for p in by_series[sid]}
+            for patch_status in status.patches:
+                patch = patches.get(patch_status.message_id)
+                if patch is None:
+                    continue
+                carried = tuple(
+                    CarriedReview(
+                        trailer=c.trailer,
+                        from_series=int(c.from_series),
+                        from_version=c.from_version,
+                    )
+                    for c in patch_status.carried
+                    if c.from_series.isdigit()
+                )
+                given = (*patch_status.reviews, *patch_status.naks)
+                reviewers = sorted(
+                    {
+                        (t.given_by_email or t.email).casefold()
+                        for t in (*given, *(c.trailer for c in carried))
+                        if t.given_by_email or t.email
+                    }
+                )
+                out.append(
+                    PatchReview(
+                        patch_id=patch.id,
+                        project=project,
+                        series_id=sid,
+                        submitter_email=patch.submitter.email.casefold(),
+                        date=patch.date,
+                        status=str(patch_status.status),
+                        reviewers=tuple(reviewers),
+                        given=given,
+                        carried=carried,
+                        patch_hash=hashes.get(patch.msgid),
+                    )
+                )
+        return out
+
+
+class _MailIndex:
+    """Stored mail by Message-ID, reading each thread once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.by_id: dict[str, StoredMessage] = {}
+        self.roots_read: set[str] = set()
+
+    def _load(self, root: str) -> None:
+        if root in self.roots_read:
+            return
+        self.roots_read.add(root)
+        for message in self.store.discussions.thread_messages(root):
+            self.by_id[message.message_id] = message
+
+    def message(self, msgid: str) -> StoredMessage | None:
+        if msgid not in self.by_id:
+            root = self.store.discussions.known_message_ids([msgid]).get(msgid)
+            if root:
+                self._load(root)
+        return self.by_id.get(msgid)
+
+    def body(self, msgid: str, discussion: PatchDiscussion | None) -> str:
+        if msgid not in self.by_id and discussion is not None and discussion.thread_root:
+            self._load(discussion.thread_root)
+        found = self.by_id.get(msgid)
+        return found.body if found is not None else ""

@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The AWS path end to end, handlers invoked in-process with real-shaped events.
+
+Peers: moto's server (DynamoDB, SQS), the Patchwork test server, and real public-inbox.
+hourly event → patches in DynamoDB → one SQS message per thread → consumer → discussions in
+DynamoDB; a poisoned message ends in the dead-letter queue and the rest of its batch is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from lkml_assistant.config import load_settings
+from lkml_assistant.functions import jobs
+from lkml_assistant.models.records import ThreadTask
+from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
+from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
+
+pytestmark = pytest.mark.integration
+
+PATCHES = "lkml-test-patches"
+DISCUSSIONS = "lkml-test-discussions"
+# The netfilter dump ends on 2025-12-29; a window from mid-November keeps the run small
+# (about 200 patches) while still holding series, cover letters and review replies.
+WINDOW_START = datetime(2025, 11, 15, tzinfo=UTC)
+MAX_RECEIVES = 2
+
+
+@pytest.fixture
+def deployment(aws, patchwork_server, public_inbox, monkeypatch):
+    """Tables, work queue and dead-letter queue as the stack makes them, and the environment."""
+    create_tables(boto3.client("dynamodb"), PATCHES, DISCUSSIONS)
+    sqs = boto3.client("sqs")
+    dlq_url = sqs.create_queue(QueueName="lkml-test-work-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName="lkml-test-work",
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
+            ),
+        },
+    )["QueueUrl"]
+    env = {
+        "LKML_STORE": "dynamodb",
+        "LKML_PATCHES_TABLE": PATCHES,
+        "LKML_DISCUSSIONS_TABLE": DISCUSSIONS,
+        "LKML_WORK_QUEUE_URL": queue_url,
+        "LKML_PATCHWORK_URL": patchwork_server.url,
+        "LKML_LORE_URL": public_inbox.url,
+        "LKML_PROJECTS": "netfilter-devel",
+        "LKML_REQUEST_INTERVAL": "0",
+        "LKML_HTTP_RETRIES": "1",
+        "LKML_BACKOFF_BASE": "0",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "lkml-test",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return {"sqs": sqs, "queue_url": queue_url, "dlq_url": dlq_url}
+
+
+def window_days() -> int:
+    return (datetime.now(UTC) - WINDOW_START).days + 1
+
+
+def queue_depth(sqs, url: str) -> int:
+    attrs = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(
+        attrs["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def open_dynamodb() -> DynamoDbStore:
+    settings = load_settings()
+    return DynamoDbStore(settings.patches_table, settings.discussions_table)
+
+
+def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment, capsys):
+    sqs, queue_url = deployment["sqs"], deployment["queue_url"]
+    hourly = jobs.fetch_patches(
+        scheduled_event({"days": window_days()}), InvocationContext("lkml-test-fetch-patches")
+    )
+    assert hourly["status"] == "ok" and hourly["errors"] == 0
+    assert 100 < hourly["patches_seen"] < 400
+    assert hourly["written"] >= hourly["patches_seen"]
+    # One message per thread: fewer threads than patches, since series share theirs.
+    queued = hourly["threads_queued"]
+    assert 0 < queued < hourly["patches_seen"]
+    assert queue_depth(sqs, queue_url) == queued
+
+    with open_dynamodb() as store:
+        newest = store.patches.list_patches(project="netfilter-devel", limit=5)
+        assert [p.date for p in newest] == sorted((p.date for p in newest), reverse=True)
+        assert store.discussions.get_discussion(newest[0].id) is None
+
+    drained = drain_queue(sqs, queue_url, jobs.fetch_discussions)
+    assert drained.records == queued and drained.failures == []
+    assert queue_depth(sqs, queue_url) == 0
+
+    with open_dynamodb() as store:
+        waiting = store.discussions.patches_without_discussion(
+            projects=["netfilter-devel"], since=WINDOW_START
+        )
+        assert waiting == []
+        found = store.discussions.get_discussions(p.id for p in newest)
+        assert set(found) == {p.id for p in newest}
+        reviewed = [
+            d
+            for d in store.discussions.get_discussions(
+                p.id for p in store.patches.list_patches(project="netfilter-devel", limit=400)
+            ).values()
+            if d.summary.trailers or d.summary.reply_count
+        ]
+        assert reviewed, "some patch of the window was answered on the list"
+        thread = store.discussions.thread_messages(reviewed[0].thread_root or "")
+        assert thread and thread[0].message_id == reviewed[0].thread_root
+
+    # The metrics went out in embedded metric format, under our namespace and dimensions.
+    emf = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("{") and '"_aws"' in line
+    ]
+    jobs_seen = {doc.get("Job") for doc in emf}
+    assert {"fetch-patches", "fetch-discussions"} <= jobs_seen
+    names = {
+        metric["Name"]
+        for doc in emf
+        for directive in doc["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+    assert {"ApiCalls", "ApiLatency", "RecordsWritten", "Errors"} <= names
+    assert all(
+        d["Namespace"] == "LkmlAssistant" for doc in emf for d in doc["_aws"]["CloudWatchMetrics"]
+    )
+
+    # The next hour, with nothing new upstream: nothing written, nothing queued.
+    again = jobs.fetch_patches(scheduled_event(), InvocationContext("lkml-test-fetch-patches"))
+    assert again["status"] == "ok" and again["written"] == 0 and again["threads_queued"] == 0
+
+
+def test_poisoned_message_goes_to_the_dead_letter_queue_and_the_batch_survives(deployment):
+    sqs, queue_url, dlq_url = deployment["sqs"], deployment["queue_url"], deployment["dlq_url"]
+    jobs.fetch_patches(
+        scheduled_event({"days": window_days()}), InvocationContext("lkml-test-fetch-patches")
+    )
+    # Drop the real work down to a few tasks, then add one that can never be processed.
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    keep = messages[:3]
+    sqs.purge_queue(QueueUrl=queue_url)
+    good = [ThreadTask.model_validate_json(m["Body"]) for m in keep]
+    entries = [{"Id": str(n), "MessageBody": t.model_dump_json()} for n, t in enumerate(good)]
+    entries.append({"Id": "poison", "MessageBody": '{"list_name": "netfilter-devel"}'})
+    sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+
+    drained = drain_queue(sqs, queue_url, jobs.fetch_discussions, wait_for_retries=1.5)
+    # Each receive of the poisoned message failed alone; the good ones were processed once.
+    assert len(drained.failures) == MAX_RECEIVES
+    assert drained.records == len(good) + MAX_RECEIVES
+    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in dead] == ['{"list_name": "netfilter-devel"}']
+    with open_dynamodb() as store:
+        for task in good:
+            settled = store.discussions.get_discussions(task.patch_ids)
+            assert set(settled) == set(task.patch_ids)
+
+
+def test_scheduled_refresh_queues_only_threads_with_new_mail(deployment):
+    sqs, queue_url = deployment["sqs"], deployment["queue_url"]
+    jobs.fetch_patches(
+        scheduled_event({"days": window_days()}), InvocationContext("lkml-test-fetch-patches")
+    )
+    drain_queue(sqs, queue_url, jobs.fetch_discussions)
+    weekly = {"days": window_days(), "full": True}
+    full = jobs.refresh_discussions(scheduled_event(weekly, "weekly"), InvocationContext())
+    assert full["status"] == "ok" and full["threads_queued"] > 0
+    drain_queue(sqs, queue_url, jobs.fetch_discussions)
+    # Incremental: the archive received nothing since, so one search per list and no work.
+    quiet = jobs.refresh_discussions(
+        scheduled_event({"days": window_days()}, "weekly"), InvocationContext()
+    )
+    assert quiet["status"] == "ok" and quiet["threads_queued"] == 0
+    assert queue_depth(sqs, queue_url) == 0
+
+
+def test_a_crawl_short_of_time_pauses_and_the_next_invocation_resumes(deployment, monkeypatch):
+    """A Lambda timeout is not a failure: the crawl checkpoints its page and goes on later."""
+    monkeypatch.setenv("LKML_PAGE_SIZE", "20")
+    event = scheduled_event({"days": window_days()})
+    results = []
+    for _ in range(20):
+        # Each invocation has time for four pages (the project check counts as one look).
+        context = InvocationContext("lkml-test-fetch-patches", looks_before_deadline=5)
+        results.append(jobs.fetch_patches(event, context))
+        if not results[-1]["more"]:
+            break
+    assert all(r["status"] == "ok" and r["errors"] == 0 for r in results)
+    # About 200 patches and 80 series at 20 a page: several invocations, none reading all.
+    assert len(results) >= 3 and all(r["pages"] <= 6 for r in results)
+    assert results[-1]["more"] is False
+    assert sum(r["patches_seen"] for r in results) == 201
+    with open_dynamodb() as store:
+        assert store.patches.count_patches("netfilter-devel") == 201
+        cursor = store.cursors.get_cursor("netfilter-devel")
+        assert cursor is not None and cursor.crawl is None and cursor.last_event_id > 0
+    # Resumed, not restarted: every page was read once.
+    assert sum(r["pages"] for r in results) == 11 + 5

@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Review intelligence over the real netfilter-devel data, end to end.
+
+fetch-patches (Patchwork test server, the real dump) → fetch-discussions (real public-inbox)
+→ review-intel, on a SQLite store, then the API answers over HTTP: version chains, review
+status filters, the per-person view, the Atom feed and the "changed since" cursor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from lkml_assistant.api.app import create_local_app
+from lkml_assistant.config import load_settings
+from lkml_assistant.repositories.sqlite import SqliteStore
+from lkml_assistant.services.jobs import Jobs
+from tests.integration.test_api import Served
+from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
+
+pytestmark = pytest.mark.integration
+
+PROJECT = "netfilter-devel"
+# Eric Woudstra's "conntrack: bridge: add double vlan, pppoe and pppoe-in-q", v10 to v17 in
+# the dump: one chain, each version superseded by the next.
+VLAN_CHAIN = [150, 238, 386, 429, 439, 625, 720, 733]
+# Pablo's "netfilter fixes for -stable" pull requests share one title and submitter but are
+# different series (one per stable tree and week): they must not be chained. Series 161 is
+# the real v2 of 160, posted the same day.
+STABLE_PULLS = [323, 324, 326, 352, 752, 753, 754, 755, 756]
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, public_inbox):
+    path = tmp_path_factory.mktemp("intel") / "store.sqlite3"
+    with run_patchwork_server(PatchworkData.from_dump()) as server:
+        settings = load_settings(
+            patchwork_url=server.url,
+            lore_url=public_inbox.url,
+            projects=PROJECT,
+            store=f"sqlite:///{path}",
+            request_interval=0,
+            backfill_days=3650,
+        )
+        store = SqliteStore(path)
+        now = datetime.now(UTC)
+        jobs = Jobs(settings, store)
+        jobs.fetch_patches(now)
+        jobs.fetch_discussions(now)
+        first = jobs.review_intel(now)
+        again = jobs.review_intel(now)
+        yield {"store": store, "settings": settings, "first": first, "again": again}
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def http(world):
+    with (
+        Served(create_local_app(world["store"], world["settings"])) as served,
+        httpx.Client(base_url=served.url, timeout=30) as client,
+    ):
+        yield client
+
+
+def test_review_intel_links_versions_and_a_rerun_writes_nothing(world):
+    first, again = world["first"], world["again"]
+    assert first.status == "ok" and first.series_seen > 800
+    assert first.chains > 20 and first.written > first.series_seen
+    assert again.written == 0 and again.unchanged == first.written + first.unchanged
+
+
+def test_a_long_chain_is_linked_in_order_and_older_versions_are_superseded(world):
+    store = world["store"]
+    links = store.reviews.get_links(VLAN_CHAIN)
+    assert set(links) == set(VLAN_CHAIN)
+    chain_ids = {link.chain_id for link in links.values()}
+    assert len(chain_ids) == 1
+    chain = [link.series_id for link in store.reviews.chain(chain_ids.pop())]
+    assert [sid for sid in chain if sid in VLAN_CHAIN] == VLAN_CHAIN
+    for older, newer in itertools.pairwise(VLAN_CHAIN):
+        assert links[older].superseded_by == newer
+    assert links[VLAN_CHAIN[-1]].superseded_by is None
+    # Every patch of a superseded version is superseded, unless Patchwork says accepted.
+    older = store.series.get_series(VLAN_CHAIN[0])
+    assert older is not None
+    reviews = store.reviews.get_reviews(older.patch_ids)
+    assert reviews and {r.status for r in reviews.values()} <= {"superseded", "accepted"}
+
+
+def test_same_titled_pull_requests_are_not_versions_of_each_other(world):
+    links = world["store"].reviews.get_links([*STABLE_PULLS, 160, 161])
+    chains = {links[sid].chain_id for sid in STABLE_PULLS if sid in links}
+    assert len(chains) == len([sid for sid in STABLE_PULLS if sid in links])
+    assert links[160].superseded_by == 161
+
+
+def test_reviewed_means_a_review_from_someone_else(world):
+    store = world["store"]
+    page = store.patches.list_patches(project=PROJECT, limit=5000)
+    reviews = store.reviews.get_reviews(p.id for p in page)
+    patches = {p.id: p for p in page}
+    reviewed = [r for r in reviews.values() if r.status == "reviewed"]
+    assert reviewed
+    for review in reviewed:
+        submitter = patches[review.patch_id].submitter.email.casefold()
+        assert any(who != submitter for who in review.reviewers)
+    # Patch 55 got a Reviewed-by from Pablo in reply Z32-jODK1oDsAYRp@calendula.
+    assert "pablo@netfilter.org" in reviews[55].reviewers
+
+
+def test_versions_route_lists_the_chain_with_statuses(http):
+    answer = http.get(f"/series/{VLAN_CHAIN[3]}/versions")
+    assert answer.status_code == 200
+    body = answer.json()
+    ids = [v["series_id"] for v in body["versions"] if v["resend_of"] is None]
+    assert [sid for sid in ids if sid in VLAN_CHAIN] == VLAN_CHAIN
+    assert body["latest"] == VLAN_CHAIN[-1]
+    by_id = {v["series_id"]: v for v in body["versions"]}
+    assert by_id[VLAN_CHAIN[0]]["status"] == "superseded"
+    assert by_id[VLAN_CHAIN[1]]["rule"] in {"change-id", "in-reply-to", "lore-link", "subject"}
+    assert http.get("/series/99999999/versions").status_code == 404
+
+
+def test_review_status_filter_pages_only_matching_patches(http):
+    seen = []
+    cursor = None
+    for _ in range(20):
+        params = {"project": PROJECT, "review_status": "reviewed", "limit": "50"}
+        if cursor:
+            params["cursor"] = cursor
+        body = http.get("/patches", params=params).json()
+        seen.extend(body["items"])
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert seen and {item["review_status"] for item in seen} == {"reviewed"}
+    assert len({item["id"] for item in seen}) == len(seen)
+    bad = http.get("/patches", params={"review_status": "lgtm"})
+    assert bad.status_code == 400 and "review_status" in bad.text
+
+
+def test_person_view_lists_given_reviews(http, world):
+    body = http.get("/people/pablo@netfilter.org/reviews", params={"limit": "200"}).json()
+    assert any(item["id"] == 55 for item in body["given"])
+    assert all(item["review_status"] in {"unreviewed", "in-discussion"} for item in body["pending"])
+    assert http.get("/people/not-an-address/reviews").status_code == 400
+
+
+def test_atom_feed_of_a_filtered_list_is_valid_atom(http):
+    answer = http.get("/patches.atom", params={"project": PROJECT, "limit": "20"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(answer.content)
+    assert feed.tag == f"{ATOM}feed"
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == 20
+    for entry in entries:
+        for child in ("id", "title", "updated", "author", "link", "summary"):
+            assert entry.find(f"{ATOM}{child}") is not None, child
+    assert len({e.findtext(f"{ATOM}id") for e in entries}) == 20
+    assert http.get("/patches.atom", params={"review_status": "nope"}).status_code == 400
+
+
+def test_changes_cursor_flows_from_latest(http, world):
+    start = http.get("/changes").json()
+    assert start["items"] == [] and start["cursor"]
+    quiet = http.get("/changes", params={"updated_since": start["cursor"]}).json()
+    assert quiet["items"] == [] and quiet["cursor"] == start["cursor"]
+    # A state change made in the store shows up once, then never again.
+    store = world["store"]
+    patch = store.patches.get_patch(55)
+    assert patch is not None
+    store.patches.upsert_patches([patch.model_copy(update={"state": "accepted"})])
+    moved = http.get("/changes", params={"updated_since": start["cursor"]}).json()
+    assert [(c["kind"], c["key"]) for c in moved["items"]] == [("patch", "55")]
+    after = http.get("/changes", params={"updated_since": moved["cursor"]}).json()
+    assert after["items"] == []
+    garbage = http.get("/changes", params={"updated_since": "not-a-cursor"})
+    assert garbage.status_code == 400
