@@ -125,7 +125,11 @@ class IngestionConstruct(Construct):
                 code=code,
                 spec=FunctionSpec(
                     name=name,
-                    handler=f"lkml_assistant.functions.jobs.{handler}",
+                    handler=(
+                        "lkml_assistant.functions.consumer.fetch_discussions"
+                        if handler == "fetch_discussions"
+                        else f"lkml_assistant.functions.jobs.{handler}"
+                    ),
                     timeout=JOB_TIMEOUT,
                     memory_mb=config.memory_mb,
                     environment=function_environment,

@@ -102,7 +102,15 @@ def test_bundle_holds_the_project_and_its_wheels_but_not_boto3(
     assert not any(
         name.startswith(("pytest", "mypy", "ruff", "moto", "hypothesis")) for name in names
     )
-    assert not list(bundle.rglob("__pycache__"))
+    # The local service's packages stay out: httpx would import rich and click at every start.
+    for local_only in ("uvicorn", "rich", "click", "croniter", "uvloop", "httptools"):
+        assert not any(name.startswith(local_only) for name in names), local_only
+    # Bytecode for the bundle's own CPython only, valid whatever timestamps the zip restores.
+    tag = "cpython-" + version.replace(".", "")
+    compiled = list(bundle.rglob("*.pyc"))
+    assert all(f".{tag}." in path.name for path in compiled)
+    handler_pyc = bundle / "lkml_assistant" / "functions" / "__pycache__" / f"jobs.{tag}.pyc"
+    assert handler_pyc.is_file() or not compiled
     assert not (bundle / "bin").exists()
 
 
@@ -122,7 +130,8 @@ def test_handlers_import_from_the_bundle_alone(
         "import sys\n"
         f"sys.path[:0] = [{str(bundle)!r}, {str(runtime)!r}]\n"
         "import lkml_assistant.functions.jobs as jobs, lkml_assistant.functions.api as api\n"
-        "assert callable(jobs.fetch_patches) and callable(jobs.fetch_discussions)\n"
+        "import lkml_assistant.functions.consumer as consumer\n"
+        "assert callable(jobs.fetch_patches) and callable(consumer.fetch_discussions)\n"
         "assert callable(jobs.refresh_discussions) and callable(api.handler)\n"
         "import pydantic_core\n"
         "print(pydantic_core.__file__)\n"

@@ -161,7 +161,7 @@ def test_every_function_runs_a_recent_python_with_its_handler(synth: Synth) -> N
     handlers = {name: properties["Handler"] for name, properties in functions.items()}
     assert handlers == {
         "fetch-patches": "lkml_assistant.functions.jobs.fetch_patches",
-        "fetch-discussions": "lkml_assistant.functions.jobs.fetch_discussions",
+        "fetch-discussions": "lkml_assistant.functions.consumer.fetch_discussions",
         "refresh-discussions": "lkml_assistant.functions.jobs.refresh_discussions",
         "api": "lkml_assistant.functions.api.handler",
     }

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pydantic import Field, ValidationError
 
@@ -119,6 +119,17 @@ def cmd_refresh_discussions(args: argparse.Namespace) -> int:
     return _report(summary, args.json)
 
 
+def cmd_review_intel(args: argparse.Namespace) -> int:
+    from lkml_assistant.services.review_intel import ReviewIntel
+
+    settings = _load(args, projects=args.project or None)
+    _setup_logging(settings.log_level, args.verbose, args.quiet)
+    since = datetime.now(UTC) - timedelta(days=args.days or settings.backfill_days)
+    with open_store(settings) as store:
+        summary = ReviewIntel(store).run(projects=settings.projects, since=since)
+    return _report(summary, args.json)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from lkml_assistant.local.service import LocalService
 
@@ -158,14 +169,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                 print(patches.line(), flush=True)
             with _status("reading the review threads from lore", enabled=show):
                 threads = jobs.fetch_discussions(now, days=days)
+            intel = jobs.review_intel(now, days=days)
     except JobsBusyError as exc:
         print(f"{PROG}: {exc}; stop it, or let it do the backfill", file=sys.stderr)
         return EXIT_INCOMPLETE
-    summary = BackfillSummary.of(days, [patches, threads])
+    summary = BackfillSummary.of(days, [patches, threads, intel])
     if not args.json:
         for message in summary.error_messages:
             print(f"{PROG}: error: {message}", file=sys.stderr)
         print(threads.line(), flush=True)
+        print(intel.line(), flush=True)
         return EXIT_OK if summary.completed else EXIT_INCOMPLETE
     return _report(summary, True)
 
@@ -300,6 +313,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--full", action="store_true", help="re-fetch every recent thread (the safety net)"
     )
     refresh.set_defaults(handler=cmd_refresh_discussions)
+
+    intel = commands.add_parser(
+        "review-intel",
+        parents=[common],
+        help="link series versions and derive review status, from the store alone",
+        description="Link the versions of each series (v1 -> vN), mark older ones superseded "
+        "and derive every patch's review status, carrying trailers forward across unchanged "
+        "patches. Reads only the store; `serve` runs it after every fetch.",
+    )
+    intel.add_argument(
+        "--project", action="append", metavar="P", help="only this project (repeatable)"
+    )
+    intel.add_argument(
+        "--days",
+        type=_positive_int,
+        metavar="N",
+        help="patches of the last N days (default: LKML_BACKFILL_DAYS, 30)",
+    )
+    intel.set_defaults(handler=cmd_review_intel)
 
     serve = commands.add_parser(
         "serve",

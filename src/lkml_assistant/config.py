@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         description="SQS queue FetchPatches sends one message per thread to fetch (AWS only; "
         "empty: threads are fetched in the same run).",
     )
+    change_settle_seconds: int = Field(
+        900,
+        ge=0,
+        le=86_400,
+        description="DynamoDB: /changes lists a change once it is this old, so that every "
+        "writer that stamped an earlier change has committed it (longer than a function's "
+        "timeout).",
+    )
     retention_days: int = Field(
         0,
         ge=0,

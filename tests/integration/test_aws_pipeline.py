@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from lkml_assistant.config import load_settings
-from lkml_assistant.functions import jobs
+from lkml_assistant.functions import consumer, jobs
 from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
 from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
@@ -104,7 +104,7 @@ def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment,
         assert [p.date for p in newest] == sorted((p.date for p in newest), reverse=True)
         assert store.discussions.get_discussion(newest[0].id) is None
 
-    drained = drain_queue(sqs, queue_url, jobs.fetch_discussions)
+    drained = drain_queue(sqs, queue_url, consumer.fetch_discussions)
     assert drained.records == queued and drained.failures == []
     assert queue_depth(sqs, queue_url) == 0
 
@@ -164,7 +164,7 @@ def test_poisoned_message_goes_to_the_dead_letter_queue_and_the_batch_survives(d
     entries.append({"Id": "poison", "MessageBody": '{"list_name": "netfilter-devel"}'})
     sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
 
-    drained = drain_queue(sqs, queue_url, jobs.fetch_discussions, wait_for_retries=1.5)
+    drained = drain_queue(sqs, queue_url, consumer.fetch_discussions, wait_for_retries=1.5)
     # Each receive of the poisoned message failed alone; the good ones were processed once.
     assert len(drained.failures) == MAX_RECEIVES
     assert drained.records == len(good) + MAX_RECEIVES
@@ -181,11 +181,11 @@ def test_scheduled_refresh_queues_only_threads_with_new_mail(deployment):
     jobs.fetch_patches(
         scheduled_event({"days": window_days()}), InvocationContext("lkml-test-fetch-patches")
     )
-    drain_queue(sqs, queue_url, jobs.fetch_discussions)
+    drain_queue(sqs, queue_url, consumer.fetch_discussions)
     weekly = {"days": window_days(), "full": True}
     full = jobs.refresh_discussions(scheduled_event(weekly, "weekly"), InvocationContext())
     assert full["status"] == "ok" and full["threads_queued"] > 0
-    drain_queue(sqs, queue_url, jobs.fetch_discussions)
+    drain_queue(sqs, queue_url, consumer.fetch_discussions)
     # Incremental: the archive received nothing since, so one search per list and no work.
     quiet = jobs.refresh_discussions(
         scheduled_event({"days": window_days()}, "weekly"), InvocationContext()

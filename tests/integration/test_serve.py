@@ -85,7 +85,11 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
         # … and once it is done, holds what the peers hold.
         backfill = service.scheduler.history[0]
         assert backfill.name == "backfill"
-        assert [s.job for s in backfill.summaries] == ["fetch-patches", "fetch-discussions"]
+        assert [s.job for s in backfill.summaries] == [
+            "fetch-patches",
+            "fetch-discussions",
+            "review-intel",
+        ]
         assert all(s.completed for s in backfill.summaries)
         stats = api.get("/stats").json()
         assert stats["patches"] == len(patchwork.data.list_patches())
@@ -111,7 +115,11 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
         assert api.get(f"/patches/{PATCH}").json()["state"] == "accepted"
         hourly = service.scheduler.history[-1]
         assert hourly.name == "hourly"
-        assert [s.job for s in hourly.summaries] == ["fetch-patches", "fetch-discussions"]
+        assert [s.job for s in hourly.summaries] == [
+            "fetch-patches",
+            "fetch-discussions",
+            "review-intel",
+        ]
         # Incremental: the events and the newest patches, not the whole project again.
         assert hourly.summaries[0].requests <= 3
         assert "hourly: fetch-patches:" in caplog.text
@@ -238,7 +246,12 @@ def test_backfill_command_mirrors_the_window_once_and_respects_a_running_serve(
     assert main(["backfill", "--days", "3650", "--json", "-q"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["job"] == "backfill"
-    assert [job["job"] for job in summary["jobs"]] == ["fetch-patches", "fetch-discussions"]
+    assert [job["job"] for job in summary["jobs"]] == [
+        "fetch-patches",
+        "fetch-discussions",
+        "review-intel",
+    ]
+    assert summary["jobs"][2]["chains"] > 20
     assert summary["jobs"][0]["patches_seen"] == len(patchwork.data.list_patches())
     assert summary["jobs"][1]["threads_fetched"] > 700
     assert summary["written"] == sum(job["written"] for job in summary["jobs"])

@@ -183,3 +183,25 @@ def test_trailers_carry_forward_only_to_unchanged_patches() -> None:
     assert v2_patches["b2"].carried == ()
     # Through the unchanged v2, v1's review reaches v3, still marked as from v1.
     assert [c.from_version for c in statuses[2].patches[0].carried] == [1]
+
+
+def test_same_title_same_version_later_is_another_series_not_a_version():
+    # A maintainer's weekly "fixes for -stable" pull requests share title and sender.
+    weekly = [
+        series(f"w{n}", 1, 7 * n, "netfilter fixes for -stable", patch_ids=(f"p{n}",))
+        for n in range(5)
+    ]
+    found = link_versions(weekly)
+    assert not found.chains and not found.superseded_by and not found.resend_of
+
+
+def test_the_same_patch_for_another_stable_tree_is_no_resend():
+    first = series("a", 1, 0, "[PATCH -stable,6.1 1/1] nf: reject duplicates", patch_ids=("h",))
+    other = series("b", 1, 0, "[PATCH -stable,5.15 1/1] nf: reject duplicates", patch_ids=("h",))
+    assert link_versions([first, other]).resend_of == {}
+
+
+def test_a_repost_that_only_adds_the_tree_tag_is_a_resend():
+    plain = series("a", 1, 0, "[PATCH] hv_sock: loop in send()", patch_ids=("h",))
+    tagged = series("b", 1, 2, "[PATCH net-next] hv_sock: loop in send()", patch_ids=("h",))
+    assert link_versions([plain, tagged]).resend_of == {"b": "a"}

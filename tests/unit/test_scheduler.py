@@ -113,12 +113,18 @@ def test_standard_schedules_run_hourly_at_three_daily_and_sunday_mornings(tmp_pa
     assert found["weekly"].next_after(sunday) == sunday + timedelta(days=7)
     # Daily includes the hourly work of its slot; the steps are the existing jobs.
     assert found["daily"].covers == {"hourly"}
-    assert [s.job for s in found["hourly"].steps] == ["fetch-patches", "fetch-discussions"]
+    assert [s.job for s in found["hourly"].steps] == [
+        "fetch-patches",
+        "fetch-discussions",
+        "review-intel",
+    ]
     assert [s.job for s in found["daily"].steps] == [
         "fetch-patches --full",
         "fetch-discussions",
         "refresh-discussions --full",
+        "review-intel",
     ]
+    assert [s.job for s in found["weekly"].steps] == ["refresh-discussions --full", "review-intel"]
 
 
 def test_a_bad_cron_expression_is_refused():

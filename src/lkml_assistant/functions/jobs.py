@@ -1,14 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The jobs as Lambda handlers: thin, over :class:`lkml_assistant.services.jobs.Jobs`.
+"""The scheduled jobs as Lambda handlers: thin, over :class:`lkml_assistant.services.jobs.Jobs`.
 
 * ``fetch_patches`` (EventBridge schedule): patches, series and states; then one SQS message
   per thread to fetch (``LKML_WORK_QUEUE_URL``), and the version chains and review status
   of the window (ReviewIntel, from the store). The daily run (``{"full": true}``) also queues
   a re-read of the recent threads. A crawl that runs short of time pauses at a page and says
   ``more``; the next invocation resumes it.
-* ``fetch_discussions`` (SQS consumer): each record is one thread; a record that fails is
-  reported in ``batchItemFailures`` so only it is retried, and after the queue's
-  maxReceiveCount it lands in the dead-letter queue while the rest of the batch is kept.
+* ``fetch_discussions`` (the SQS consumer) is in :mod:`.consumer`, so that these scheduled
+  functions do not load the batch utilities at every cold start, nor the consumer these.
 * ``refresh_discussions`` (EventBridge schedule): the threads of recent patches that received
   mail, queued like the others.
 
@@ -22,15 +21,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from lkml_assistant.config import Settings, load_settings
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
-from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.fetch_discussions import TaskQueue
 from lkml_assistant.services.jobs import Jobs
@@ -91,47 +86,6 @@ def fetch_patches(event: dict[str, Any], context: LambdaContext | None = None) -
             result["refresh"] = refresh.as_dict()
     logger.info(summary.line(), extra={"summary": result})
     return result
-
-
-def _thread_task(record: SQSRecord) -> ThreadTask:
-    return ThreadTask.model_validate_json(record.body)
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def fetch_discussions(
-    event: dict[str, Any], context: LambdaContext | None = None
-) -> PartialItemFailureResponse:
-    settings = load_settings()
-    processor = BatchProcessor(event_type=EventType.SQS)
-    with open_store(settings) as store:
-        jobs = Jobs(settings, store)
-        with jobs.thread_fetcher() as fetcher:
-
-            def handle(record: SQSRecord) -> None:
-                logger.append_keys(sqs_message_id=record.message_id)
-                try:
-                    task = _thread_task(record)
-                except ValidationError as exc:
-                    fetcher.attempted += 1
-                    fetcher.failed(f"malformed task in message {record.message_id}")
-                    logger.error("malformed task: %s", exc.errors(include_url=False))
-                    raise
-                fetcher.fetch(task)
-
-            try:
-                with processor(records=event.get("Records", []), handler=handle):
-                    processor.process()
-            finally:
-                # Also when every record failed and the batch raises for SQS to retry it all.
-                record_job(fetcher.summary, source="lore")
-                failed = len(processor.fail_messages)
-                logger.info(
-                    fetcher.summary.line(),
-                    extra={"summary": fetcher.summary.as_dict(), "failed_records": failed},
-                )
-    return processor.response()
 
 
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)

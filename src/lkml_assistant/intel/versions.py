@@ -198,8 +198,11 @@ def _trees(candidate: SeriesCandidate) -> set[str]:
 
 
 def _same_trees(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
-    """The same changes for another tree (a backport to 5.15 and to 6.1) are no RESEND."""
-    return _trees(later) == _trees(earlier)
+    """The same changes for another tree (a backport to 5.15 and to 6.1, a stable AUTOSEL
+    copy) are no RESEND; a re-posting that only adds the tree tag ([PATCH] -> [PATCH
+    net-next]) still is."""
+    mine, theirs = _trees(later), _trees(earlier)
+    return not mine or not theirs or mine == theirs
 
 
 def _plausible_successor(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:

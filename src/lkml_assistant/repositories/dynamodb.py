@@ -515,14 +515,26 @@ class _Dynamo:
         self, table: str, row: _Row, old: Item | None, must_write: Callable[[Item], bool]
     ) -> tuple[bool, Item | None]:
         """Put ``row`` if the stored item is still ``old`` (optimistic: the condition names
-        what was read), and, when the record changed, its change item in the same
-        TransactWriteItems. Whether it was written, and the item it replaced (None: created).
+        what was read); when the record changes, its change item is put first. Whether it was
+        written, and the item it replaced (None: created).
 
-        A failed condition means another writer got there first: the item is read again and
-        the write retried unless it is now identical.
+        The change goes before the data, never after: a kill between the two leaves at worst a
+        change whose record did not change (a reader re-reads an unchanged record), never a
+        changed record without its change. A failed condition means another writer got there
+        first: the item is read again and the write retried unless it is now identical.
         """
         item = row.item
+        logged = False
         for _ in range(20):
+            if (
+                row.change is not None
+                and not logged
+                and (old is None or old.get("fp") != item["fp"])
+            ):
+                self.client.put_item(
+                    TableName=self.patches, Item=wire(self.change_item(*row.change))
+                )
+                logged = True
             condition, names, values = _expectation(old)
             put: dict[str, Any] = {
                 "TableName": table,
@@ -532,36 +544,14 @@ class _Dynamo:
             }
             if values:
                 put["ExpressionAttributeValues"] = wire(values)
-            logged = row.change is not None and (old is None or old.get("fp") != item["fp"])
             try:
-                if logged and row.change is not None:
-                    change = self.change_item(*row.change)
-                    # The token makes a retried request (a timeout) idempotent for 10 minutes.
-                    actions: Any = [
-                        {"Put": put},
-                        {"Put": {"TableName": self.patches, "Item": wire(change)}},
-                    ]
-                    self.client.transact_write_items(
-                        TransactItems=actions, ClientRequestToken=os.urandom(16).hex()
-                    )
-                else:
-                    self.client.put_item(**put)
-                return True, old
+                self.client.put_item(**put)
             except self.client.exceptions.ConditionalCheckFailedException:
-                pass
-            except self.client.exceptions.TransactionCanceledException as error:
-                reasons = [
-                    str(reason.get("Code"))
-                    for reason in error.response.get("CancellationReasons", [])
-                ]
-                if "ConditionalCheckFailed" not in reasons:
-                    if "TransactionConflict" not in reasons:
-                        raise
-                    time.sleep(0.05)
-                    continue
-            old = self.get_raw(table, item, UPSERT_PROJECTION)
-            if old is not None and old.get("fp") == item["fp"] and not must_write(old):
-                return False, None  # an identical item was written meanwhile
+                old = self.get_raw(table, item, UPSERT_PROJECTION)
+                if old is not None and old.get("fp") == item["fp"] and not must_write(old):
+                    return False, None  # an identical item was written meanwhile
+                continue
+            return True, old
         raise RuntimeError(f"{item['pk']}: too many concurrent writers")
 
     def get_raw(self, table: str, key: Item, projection: Sequence[str]) -> Item | None:

@@ -19,6 +19,7 @@ def open_store(settings: Settings) -> Store:
             settings.patches_table,
             settings.discussions_table,
             retention_days=settings.retention_days,
+            change_settle_seconds=settings.change_settle_seconds,
         )
     from lkml_assistant.repositories.sqlite import SqliteStore
 

@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The SQS consumer ``fetch_discussions``: each record is one thread to fetch from lore.
+
+A record that fails (lore unreachable, a malformed message) is reported in
+``batchItemFailures`` so only it is retried; after the queue's maxReceiveCount it lands in the
+dead-letter queue while the rest of its batch is kept. If every record of a batch fails, the
+invocation fails and SQS retries the batch, as Powertools' batch processor does it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from lkml_assistant.config import load_settings
+from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
+from lkml_assistant.models.records import ThreadTask
+from lkml_assistant.repositories import open_store
+from lkml_assistant.services.jobs import Jobs
+
+
+def _thread_task(record: SQSRecord) -> ThreadTask:
+    return ThreadTask.model_validate_json(record.body)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def fetch_discussions(
+    event: dict[str, Any], context: LambdaContext | None = None
+) -> PartialItemFailureResponse:
+    settings = load_settings()
+    processor = BatchProcessor(event_type=EventType.SQS)
+    with open_store(settings) as store:
+        jobs = Jobs(settings, store)
+        with jobs.thread_fetcher() as fetcher:
+
+            def handle(record: SQSRecord) -> None:
+                logger.append_keys(sqs_message_id=record.message_id)
+                try:
+                    task = _thread_task(record)
+                except ValidationError as exc:
+                    fetcher.attempted += 1
+                    fetcher.failed(f"malformed task in message {record.message_id}")
+                    logger.error("malformed task: %s", exc.errors(include_url=False))
+                    raise
+                fetcher.fetch(task)
+
+            try:
+                with processor(records=event.get("Records", []), handler=handle):
+                    processor.process()
+            finally:
+                # Also when every record failed and the batch raises for SQS to retry it all.
+                record_job(fetcher.summary, source="lore")
+                failed = len(processor.fail_messages)
+                logger.info(
+                    fetcher.summary.line(),
+                    extra={"summary": fetcher.summary.as_dict(), "failed_records": failed},
+                )
+    return processor.response()
