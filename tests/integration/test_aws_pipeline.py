@@ -27,6 +27,8 @@ DISCUSSIONS = "lkml-test-discussions"
 # The netfilter dump ends on 2025-12-29; a window from mid-November keeps the run small
 # (about 200 patches) while still holding series, cover letters and review replies.
 WINDOW_START = datetime(2025, 11, 15, tzinfo=UTC)
+# The refresh test reads every thread twice; the dump's last two weeks (about 70 patches) do.
+SHORT_WINDOW_START = datetime(2025, 12, 15, tzinfo=UTC)
 MAX_RECEIVES = 2
 
 
@@ -67,8 +69,8 @@ def deployment(aws, patchwork_server, public_inbox, monkeypatch):
     return {"sqs": sqs, "queue_url": queue_url, "dlq_url": dlq_url}
 
 
-def window_days() -> int:
-    return (datetime.now(UTC) - WINDOW_START).days + 1
+def window_days(start: datetime = WINDOW_START) -> int:
+    return (datetime.now(UTC) - start).days + 1
 
 
 def queue_depth(sqs, url: str) -> int:
@@ -144,6 +146,11 @@ def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment,
     assert all(
         d["Namespace"] == "LkmlAssistant" for doc in emf for d in doc["_aws"]["CloudWatchMetrics"]
     )
+    # The consumer's figures are the batch's own: its lore requests, what it wrote.
+    consumed = [doc for doc in emf if doc.get("Job") == "fetch-discussions"]
+    assert len(consumed) == drained.invocations
+    assert sum(doc["ApiCalls"][0] for doc in consumed) >= queued
+    assert sum(doc["RecordsWritten"][0] for doc in consumed) > 0
 
     # The next hour, with nothing new upstream: nothing written, nothing queued.
     again = jobs.fetch_patches(scheduled_event(), InvocationContext("lkml-test-fetch-patches"))
@@ -179,16 +186,20 @@ def test_poisoned_message_goes_to_the_dead_letter_queue_and_the_batch_survives(d
 def test_scheduled_refresh_queues_only_threads_with_new_mail(deployment):
     sqs, queue_url = deployment["sqs"], deployment["queue_url"]
     jobs.fetch_patches(
-        scheduled_event({"days": window_days()}), InvocationContext("lkml-test-fetch-patches")
+        scheduled_event({"days": window_days(SHORT_WINDOW_START)}),
+        InvocationContext("lkml-test-fetch-patches"),
     )
-    drain_queue(sqs, queue_url, consumer.fetch_discussions)
-    weekly = {"days": window_days(), "full": True}
+    first = drain_queue(sqs, queue_url, consumer.fetch_discussions)
+    assert first.records > 10 and first.failures == []
+    weekly = {"days": window_days(SHORT_WINDOW_START), "full": True}
     full = jobs.refresh_discussions(scheduled_event(weekly, "weekly"), InvocationContext())
-    assert full["status"] == "ok" and full["threads_queued"] > 0
-    drain_queue(sqs, queue_url, consumer.fetch_discussions)
+    # The full refresh re-reads every recent thread.
+    assert full["status"] == "ok" and 0 < full["threads_queued"] <= first.records
+    again = drain_queue(sqs, queue_url, consumer.fetch_discussions)
+    assert again.records == full["threads_queued"] and again.failures == []
     # Incremental: the archive received nothing since, so one search per list and no work.
     quiet = jobs.refresh_discussions(
-        scheduled_event({"days": window_days()}, "weekly"), InvocationContext()
+        scheduled_event({"days": window_days(SHORT_WINDOW_START)}, "weekly"), InvocationContext()
     )
     assert quiet["status"] == "ok" and quiet["threads_queued"] == 0
     assert queue_depth(sqs, queue_url) == 0

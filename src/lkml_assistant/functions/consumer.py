@@ -21,6 +21,7 @@ from lkml_assistant.config import load_settings
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories import open_store
+from lkml_assistant.services.discussions import DiscussionSummary
 from lkml_assistant.services.jobs import Jobs
 
 
@@ -38,28 +39,33 @@ def fetch_discussions(
     processor = BatchProcessor(event_type=EventType.SQS)
     with open_store(settings) as store:
         jobs = Jobs(settings, store)
-        with jobs.thread_fetcher() as fetcher:
+        summary = DiscussionSummary(job="fetch-discussions")
+        try:
+            # The run record is finished, with its requests and seconds, when this block ends.
+            with jobs.thread_fetcher(summary) as run:
 
-            def handle(record: SQSRecord) -> None:
-                logger.append_keys(sqs_message_id=record.message_id)
-                try:
-                    task = _thread_task(record)
-                except ValidationError as exc:
-                    fetcher.attempted += 1
-                    fetcher.failed(f"malformed task in message {record.message_id}")
-                    logger.error("malformed task: %s", exc.errors(include_url=False))
-                    raise
-                fetcher.fetch(task)
+                def handle(record: SQSRecord) -> None:
+                    logger.append_keys(sqs_message_id=record.message_id)
+                    try:
+                        task = _thread_task(record)
+                    except ValidationError as exc:
+                        run.attempted += 1
+                        run.failed(f"malformed task in message {record.message_id}")
+                        logger.error("malformed task: %s", exc.errors(include_url=False))
+                        raise
+                    run.fetch(task)
 
-            try:
                 with processor(records=event.get("Records", []), handler=handle):
                     processor.process()
-            finally:
-                # Also when every record failed and the batch raises for SQS to retry it all.
-                record_job(fetcher.summary, source="lore")
-                failed = len(processor.fail_messages)
-                logger.info(
-                    fetcher.summary.line(),
-                    extra={"summary": fetcher.summary.as_dict(), "failed_records": failed},
-                )
+        finally:
+            # Also when every record failed and the batch raises for SQS to retry it all.
+            record_job(summary, source="lore")
+            logger.remove_keys(["sqs_message_id"])
+            logger.info(
+                summary.line(),
+                extra={
+                    "summary": summary.as_dict(),
+                    "failed_records": len(processor.fail_messages),
+                },
+            )
     return processor.response()

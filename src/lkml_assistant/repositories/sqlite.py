@@ -50,6 +50,25 @@ from lkml_assistant.repositories.base import (
     StoreCounts,
 )
 
+
+def _change_log_triggers(*tables: tuple[str, str, str]) -> str:
+    """For each (table, change kind, key column): the triggers that append one change to
+    ``changes`` on every insert, and on every update that changed the row's fingerprint."""
+    triggers = []
+    for table, kind, key in tables:
+        logged = (
+            f"INSERT INTO changes (kind, key, changed_at) "  # noqa: S608 - our own names
+            f"VALUES ('{kind}', new.{key}, new.updated_at);"
+        )
+        triggers.append(
+            f"CREATE TRIGGER {table}_change_insert AFTER INSERT ON {table} BEGIN\n"
+            f"    {logged}\nEND;\n"
+            f"CREATE TRIGGER {table}_change_update AFTER UPDATE ON {table}\n"
+            f"WHEN old.fingerprint IS NOT new.fingerprint BEGIN\n    {logged}\nEND;\n"
+        )
+    return "".join(triggers)
+
+
 # Each entry upgrades the schema by one version (PRAGMA user_version); never edit a shipped one.
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -221,7 +240,9 @@ MIGRATIONS: tuple[str, ...] = (
     # its reviewers, for a person's given reviews), and the change log that "what changed
     # since" reads. Every insert or real update of a record appends one change in the same
     # transaction (triggers: the upserts already skip identical rows, so they add nothing).
-    """
+    "\n".join(
+        (
+            """
     CREATE TABLE series_links (
         series_id   INTEGER PRIMARY KEY,
         project     TEXT NOT NULL,
@@ -275,61 +296,17 @@ MIGRATIONS: tuple[str, ...] = (
             UNION ALL SELECT 'message', message_id, updated_at, 3 FROM messages
             UNION ALL SELECT 'discussion', CAST(patch_id AS TEXT), updated_at, 4 FROM discussions
         ) ORDER BY changed_at, rank, key;
-        CREATE TRIGGER patches_change_insert AFTER INSERT ON patches BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('patch', new.id, new.updated_at);
-    END;
-    CREATE TRIGGER patches_change_update AFTER UPDATE ON patches
-    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('patch', new.id, new.updated_at);
-    END;
-    CREATE TRIGGER series_change_insert AFTER INSERT ON series BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('series', new.id, new.updated_at);
-    END;
-    CREATE TRIGGER series_change_update AFTER UPDATE ON series
-    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('series', new.id, new.updated_at);
-    END;
-    CREATE TRIGGER discussions_change_insert AFTER INSERT ON discussions BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('discussion', new.patch_id, new.updated_at);
-    END;
-    CREATE TRIGGER discussions_change_update AFTER UPDATE ON discussions
-    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('discussion', new.patch_id, new.updated_at);
-    END;
-    CREATE TRIGGER messages_change_insert AFTER INSERT ON messages BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('message', new.message_id, new.updated_at);
-    END;
-    CREATE TRIGGER messages_change_update AFTER UPDATE ON messages
-    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('message', new.message_id, new.updated_at);
-    END;
-    CREATE TRIGGER reviews_change_insert AFTER INSERT ON reviews BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('review', new.patch_id, new.updated_at);
-    END;
-    CREATE TRIGGER reviews_change_update AFTER UPDATE ON reviews
-    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('review', new.patch_id, new.updated_at);
-    END;
-    CREATE TRIGGER series_links_change_insert AFTER INSERT ON series_links BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('link', new.series_id, new.updated_at);
-    END;
-    CREATE TRIGGER series_links_change_update AFTER UPDATE ON series_links
-    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
-        INSERT INTO changes (kind, key, changed_at)
-            VALUES ('link', new.series_id, new.updated_at);
-    END;
     """,
+            _change_log_triggers(
+                ("patches", "patch", "id"),
+                ("series", "series", "id"),
+                ("discussions", "discussion", "patch_id"),
+                ("messages", "message", "message_id"),
+                ("reviews", "review", "patch_id"),
+                ("series_links", "link", "series_id"),
+            ),
+        )
+    ),
 )
 
 

@@ -125,11 +125,12 @@ class Jobs:
             return FetchDiscussions(self.store, lore).run_tasks(tasks)
 
     @contextmanager
-    def thread_fetcher(self) -> Iterator[ThreadFetcher]:
-        """The queue consumer's view: one run record for a batch, each task on its own."""
+    def thread_fetcher(self, summary: DiscussionSummary) -> Iterator[ThreadFetcher]:
+        """The queue consumer's view: one run record for a batch, each task on its own.
+
+        ``summary`` gets the batch's requests and seconds when the block ends, not before."""
         with lore_client(self.settings) as lore:
             job = FetchDiscussions(self.store, lore)
-            summary = DiscussionSummary(job="fetch-discussions")
             with recorded_run(self.store, summary, lore.http):
                 yield ThreadFetcher(job, summary)
 
