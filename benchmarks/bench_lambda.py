@@ -8,8 +8,9 @@
    the runtime's), so the modules and their dependencies are exactly what Lambda loads.
 2. The bundle ``make bundle`` ships (Lambda's CPython, x86_64): size and file count.
 3. DynamoDB writes of a steady-state run, against moto's server, the Patchwork test server
-   and real public-inbox: the hourly job after the first run and the queue drained, with
-   nothing new upstream. Target: 0 write requests.
+   and real public-inbox, counted for every client the handlers make: the hourly job after
+   the first run and the queue drained, and the daily re-read of every thread, with nothing
+   new upstream. Target: 0 data write requests (a run's own record is counted apart).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+from lkml_assistant.repositories.dynamodb import WRITE_OPERATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / ".bench" / "lambda"
@@ -127,6 +131,53 @@ def bundle_size() -> dict[str, float]:
     return {"bundle_mb": round(size / 1e6, 1), "bundle_files": len(files)}
 
 
+class WriteLog:
+    """Every DynamoDB write request of every client this process makes, by what it touched.
+
+    Registered on boto3's default session, so the clients the handlers create for themselves
+    (the consumer opens its own store) are counted too.
+    """
+
+    def __init__(self) -> None:
+        self.data: list[str] = []
+        self.runs = 0
+
+    def __call__(self, params: Any = None, model: Any = None, **_: Any) -> None:
+        # The API parameters, before serialization: which items each write touches.
+        if model is None or model.name not in WRITE_OPERATIONS or params is None:
+            return
+        items = [params.get("Item") or params.get("Key") or {}]
+        for requests in (params.get("RequestItems") or {}).values():
+            for request in requests:
+                put, delete = request.get("PutRequest"), request.get("DeleteRequest")
+                items.append((put or {}).get("Item") or (delete or {}).get("Key") or {})
+        keys = [
+            (str(item.get("pk", {}).get("S", "")), str(item.get("sk", {}).get("S", "")))
+            for item in items
+            if item
+        ]
+        if all(self.bookkeeping(pk, sk) for pk, sk in keys):
+            self.runs += 1
+        else:
+            self.data.append(f"{model.name} {' '.join(pk for pk, _ in keys)}")
+
+    @staticmethod
+    def bookkeeping(pk: str, sk: str) -> bool:
+        """A run's own record (the run-id counter, RUN#, RUNID#), or the time mark a refresh
+        searches lore from next (it moves on every run, whatever was found)."""
+        return pk == "COUNTER" or pk.startswith("RUN") or (pk == "CURSOR" and sk[:5] == "lore#")
+
+    def since(self, mark: tuple[int, int]) -> tuple[list[str], int]:
+        return self.data[mark[0] :], self.runs - mark[1]
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.data), self.runs
+
+
+def verdict(data: list[str]) -> str:
+    return "ok" if not data else "MISSED target 0: " + ", ".join(data[:10])
+
+
 def steady_state_writes() -> dict[str, int]:
     import boto3
     from tests.lambda_runtime import drain_queue
@@ -150,6 +201,12 @@ def steady_state_writes() -> dict[str, int]:
         inbox.create_inbox(spec.name, spec.mbox_paths, address=spec.address)
         lore = inbox.start_httpd()
         os.environ.update(moto.environ())
+        log = WriteLog()
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register(
+            "provide-client-params.dynamodb", log, unique_id="bench-write-log"
+        )
         create_tables(boto3.client("dynamodb"), "bench-patches", "bench-discussions")
         sqs = boto3.client("sqs")
         queue_url = sqs.create_queue(QueueName="bench-work")["QueueUrl"]
@@ -161,6 +218,7 @@ def steady_state_writes() -> dict[str, int]:
             "LKML_LORE_URL": lore,
             "LKML_PROJECTS": "netfilter-devel",
             "LKML_REQUEST_INTERVAL": "0",
+            "LKML_WORK_QUEUE_URL": queue_url,
             "POWERTOOLS_TRACE_DISABLED": "true",
         }
         os.environ.update(env)
@@ -169,51 +227,54 @@ def steady_state_writes() -> dict[str, int]:
         days = (datetime.now(UTC) - datetime(2025, 11, 15, tzinfo=UTC)).days + 1
         store = DynamoDbStore("bench-patches", "bench-discussions")
         jobs = Jobs(settings, store, queue=SqsTaskQueue(queue_url))
+
+        mark = log.mark()
         started = time.perf_counter()
         first = jobs.fetch_patches(datetime.now(UTC), days=days)
-        os.environ["LKML_WORK_QUEUE_URL"] = queue_url
         drained = drain_queue(sqs, queue_url, consumer.fetch_discussions)
         jobs.review_intel(datetime.now(UTC), days=days)
-        filled = store.write_requests
+        filled, _ = log.since(mark)
         print(
             f"first run: {first.patches_seen} patches, {drained.records} threads through the "
-            f"queue, {filled} write requests, {time.perf_counter() - started:.1f} s (moto)"
+            f"queue, {len(filled)} data write requests, {time.perf_counter() - started:.1f} s "
+            "(moto)"
         )
-        writes: list[str] = []
 
-        def classify(model=None, params=None, **_):
-            if model is None or model.name not in {
-                "PutItem",
-                "UpdateItem",
-                "DeleteItem",
-                "BatchWriteItem",
-                "TransactWriteItems",
-            }:
-                return
-            item = (params or {}).get("Item") or (params or {}).get("Key") or {}
-            pk = item.get("pk", {}).get("S", "")
-            writes.append("run record" if pk.startswith("RUN") else f"{model.name} {pk}")
-
-        store.client.meta.events.register("before-call.dynamodb", classify)
-        before = store.write_requests
+        # The next hour, nothing new upstream.
+        mark = log.mark()
         again = jobs.fetch_patches(datetime.now(UTC), days=days)
         jobs.review_intel(datetime.now(UTC), days=days)
-        steady = store.write_requests - before
-        runs = writes.count("run record")
-        data_writes = steady - runs
-        mark = (
-            "ok"
-            if data_writes == 0
-            else "MISSED target 0: " + ", ".join(w for w in writes if w != "run record")
-        )
+        hourly, hourly_runs = log.since(mark)
         print(
             f"steady-state hourly run: {again.requests} Patchwork requests, "
-            f"{again.threads_queued} threads queued, {data_writes} data write requests "
-            f"(+{runs} for the records of the two runs)  {mark}"
+            f"{again.threads_queued} threads queued, {len(hourly)} data write requests "
+            f"(+{hourly_runs} for the records of the two runs)  {verdict(hourly)}"
         )
+
+        # The daily full refresh re-reads every recent thread. A thread download holds what
+        # public-inbox links to the message asked for, so the first re-read (by thread root,
+        # after reads by patch) can still join a conversation's parts; then nothing changes.
+        rereads = []
+        for attempt in ("first", "second"):
+            mark = log.mark()
+            queued = jobs.refresh_discussions(datetime.now(UTC), days=days, full=True)
+            reread = drain_queue(sqs, queue_url, consumer.fetch_discussions)
+            daily, daily_runs = log.since(mark)
+            rereads.append(len(daily))
+            print(
+                f"{attempt} re-read of every thread (daily): {queued.threads_queued} queued, "
+                f"{reread.records} read again, {len(daily)} data write requests "
+                f"(+{daily_runs} for run records and the refresh mark)"
+                + (f"  {verdict(daily)}" if attempt == "second" else "")
+            )
         store.close()
     shutil.rmtree(workdir, ignore_errors=True)
-    return {"steady_state_data_writes": data_writes, "first_run_writes": filled}
+    return {
+        "first_run_data_writes": len(filled),
+        "steady_state_data_writes": len(hourly),
+        "first_reread_data_writes": rereads[0],
+        "steady_state_reread_data_writes": rereads[1],
+    }
 
 
 def main() -> None:

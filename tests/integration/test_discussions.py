@@ -252,3 +252,104 @@ def test_message_ids_with_path_characters_stay_inside_the_list(public_inbox):
         assert data is not None and odd.encode() in __import__("gzip").decompress(data)
         assert lore.thread_mbox(PROJECT, "..") is None
         assert lore.message_url(PROJECT, "..").endswith("/netfilter-devel/%2E%2E/")
+
+
+# Florian Westphal's pull request of 10 December 2025 ("[PATCH net 0/4] netfilter: updates
+# for net", patches 2027-2031) shares its subject with his pull request of 8 October.
+# public-inbox joins the two by subject, and which half a download holds depends on the
+# message asked for: the December cover brings the October cover, a December patch does not.
+DECEMBER_COVER = "20251210110754.22620-1-fw@strlen.de"
+DECEMBER_PATCHES = range(2027, 2032)
+
+
+def test_a_posting_joined_by_subject_keeps_its_own_thread(env, monkeypatch, capsys):
+    code, first = run(monkeypatch, capsys, env, "fetch-discussions", "--patch", "2027")
+    assert code == 0 and first["threads_fetched"] == 1
+    with open_store(env) as store:
+        found = store.discussions.get_discussions(DECEMBER_PATCHES)
+        assert set(found) == set(DECEMBER_PATCHES)
+        assert {d.thread_root for d in found.values()} == {DECEMBER_COVER}
+        thread = {m.message_id for m in store.discussions.thread_messages(DECEMBER_COVER)}
+        assert {f"20251210110754.22620-{n}-fw@strlen.de" for n in range(1, 6)} <= thread
+        assert not any(mid.startswith("20251008125942.") for mid in thread)
+        assert store.discussions.thread_messages("20251008125942.25056-1-fw@strlen.de") == []
+    # Read again through one of its patches: the same thread, so nothing moves.
+    code, again = run(monkeypatch, capsys, env, "fetch-discussions", "--patch", "2029")
+    assert code == 0 and again["threads_fetched"] == 1
+    assert again["written"] == 0 and again["messages_written"] == 0
+
+
+def test_one_task_per_series_with_or_without_a_cover_letter(env):
+    from lkml_assistant.services.fetch_discussions import plan_threads
+
+    with open_store(env) as store:
+        tasks = plan_threads(store, projects=[PROJECT])
+        patches = store.patches.get_patches(pid for task in tasks for pid in task.patch_ids)
+        assert sum(len(task.patch_ids) for task in tasks) == len(patches) > 2000
+        series_of = {pid: p.series[0].id if p.series else None for pid, p in patches.items()}
+        seen: set[int] = set()
+        coverless = 0
+        for task in tasks:
+            series = {series_of[pid] for pid in task.patch_ids}
+            assert len(series) == 1  # a task never mixes series
+            (series_id,) = series
+            if series_id is None:
+                continue
+            assert series_id not in seen  # nor does a series get two tasks
+            seen.add(series_id)
+            cover = store.series.get_series(series_id)
+            assert cover is not None
+            if cover.cover_letter is None:
+                coverless += 1
+                # Anchored at the series' first patch, which the others answer.
+                assert task.anchor == patches[min(task.patch_ids)].msgid
+        assert coverless > 100
+
+
+def test_patches_sent_unthreaded_are_each_found_in_their_own_thread(
+    env, patchwork, public_inbox, monkeypatch, capsys
+):
+    # A two-patch series sent without threading (no cover, 2/2 answers nothing): its task is
+    # anchored at 1/2, whose thread does not hold 2/2, which is then read on its own.
+    tag = uuid.uuid4().hex[:8]
+    mails = []
+    for number, title in ((1, "add a counter"), (2, "document the knob")):
+        message = EmailMessage()
+        msgid = make_msgid(f"unthreaded-{number}-{tag}", "unthreaded.test")
+        message["Message-ID"] = msgid
+        message["From"] = "Patch Sender <sender@unthreaded.test>"
+        message["To"] = "netfilter-devel@vger.kernel.org"
+        message["Subject"] = f"[PATCH {number}/2] nft: {title} {tag}"
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message.set_content(f"{title}\n\nSigned-off-by: Patch Sender <sender@unthreaded.test>\n")
+        public_inbox.deliver(PROJECT, message.as_bytes())
+        mails.append((msgid.strip("<>"), message["Subject"]))
+    first = patchwork.data.add_patch(project=PROJECT, name=mails[0][1], msgid=mails[0][0], total=2)
+    series = patchwork.data.get_patch(first)["series"][0]["id"]
+    second = patchwork.data.add_patch(
+        project=PROJECT, name=mails[1][1], msgid=mails[1][0], series=series, number=2, total=2
+    )
+    try:
+        code, _ = run(
+            monkeypatch, capsys, {**env, "LKML_PATCHWORK_URL": patchwork.url}, "fetch-patches"
+        )
+        assert code == 0
+        code, summary = run(
+            monkeypatch,
+            capsys,
+            env,
+            "fetch-discussions",
+            "--patch",
+            str(first),
+            "--patch",
+            str(second),
+        )
+        assert code == 0 and summary["requests"] == 2 and summary["skipped"] == 0
+        with open_store(env) as store:
+            found = store.discussions.get_discussions([first, second])
+            assert {pid: d.thread_root for pid, d in found.items()} == {
+                first: mails[0][0],
+                second: mails[1][0],
+            }
+    finally:
+        patchwork.data.reset()

@@ -27,7 +27,12 @@ from lkml_assistant.sources.mail import (
     parse_message,
     read_mbox_archive,
 )
-from lkml_assistant.sources.review import build_thread, scan_trailers, summarize_reviews
+from lkml_assistant.sources.review import (
+    build_thread,
+    conversation,
+    scan_trailers,
+    summarize_reviews,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +126,14 @@ class ThreadReader:
                 summary.skip(f"unusable message: {exc.reason}")
         if not messages:
             return None, archive.complete
-        thread = build_thread(messages)
+        mine = conversation(messages, anchor)
+        if len(mine) < len(messages):
+            log.info(
+                "thread %s: %d messages of other threads left out (joined by subject)",
+                anchor,
+                len(messages) - len(mine),
+            )
+        thread = build_thread(mine)
         for dropped in thread.dropped:
             log.info("thread %s: %s: %s", anchor, dropped.message_id, dropped.reason)
             summary.skip("duplicate Message-ID")

@@ -65,21 +65,28 @@ def plan_threads(
 
 
 def _group(store: Store, patches: list[Patch]) -> list[ThreadTask]:
-    """One task per thread: the series' cover letter anchors it when Patchwork knows one."""
+    """One task per thread: the series' cover letter anchors it when Patchwork knows one,
+    else the series' first patch (git send-email threads the others under it). A patch that
+    is not in its anchor's thread after all is read on its own (:meth:`run_task`)."""
     covers: dict[int, str] = {}
     for series_id in sorted({p.series[0].id for p in patches if p.series}):
         series = store.series.get_series(series_id)
         if series is not None and series.cover_letter is not None:
             covers[series_id] = series.cover_letter.msgid
-    groups: dict[tuple[str, str], list[int]] = {}
-    for patch in patches:
-        anchor = patch.msgid
-        if patch.series and patch.series[0].id in covers:
-            anchor = covers[patch.series[0].id]
-        groups.setdefault((list_for(store, patch), anchor), []).append(patch.id)
+    groups: dict[tuple[str, str | int], list[Patch]] = {}
+    for patch in sorted(patches, key=lambda p: p.id):
+        key: str | int = patch.msgid
+        if patch.series:
+            series_id = patch.series[0].id
+            key = covers.get(series_id, series_id)
+        groups.setdefault((list_for(store, patch), key), []).append(patch)
     return [
-        ThreadTask(list_name=list_name, anchor=anchor, patch_ids=tuple(sorted(ids)))
-        for (list_name, anchor), ids in groups.items()
+        ThreadTask(
+            list_name=list_name,
+            anchor=key if isinstance(key, str) else members[0].msgid,
+            patch_ids=tuple(p.id for p in members),
+        )
+        for (list_name, key), members in groups.items()
     ]
 
 
@@ -143,19 +150,24 @@ class FetchDiscussions:
     def run_task(self, task: ThreadTask, summary: DiscussionSummary) -> set[int]:
         """Fetch one thread and record it; returns the patch ids settled. Raises UpstreamError.
 
-        Patches of the task not found in the thread are recorded as having none on lore, so
-        they are not asked for again.
+        A patch of the task not in the anchor's thread is looked for in its own; one found in
+        neither is recorded as having none on lore, so it is not asked for again.
         """
         patches = self.store.patches.get_patches(task.patch_ids)
         result = self.reader.read(task.list_name, task.anchor, summary)
-        own = [p for p in patches.values() if p.msgid != task.anchor]
-        if result.thread is None and own:
-            # The cover letter may not have reached lore; the patch itself may have.
-            result = self.reader.read(task.list_name, own[0].msgid, summary)
         settled = set(result.patch_ids)
+        asked = {task.anchor}
         for pid in task.patch_ids:
             patch = patches.get(pid)
-            if patch is not None and pid not in settled:
-                self.reader.record_missing(patch, task.list_name, summary)
-                settled.add(pid)
+            if patch is None or pid in settled:
+                continue
+            if patch.msgid not in asked:
+                # Not in the anchor's thread (a cover that never reached lore, patches sent
+                # unthreaded): the patch's own thread may hold it.
+                asked.add(patch.msgid)
+                settled |= self.reader.read(task.list_name, patch.msgid, summary).patch_ids
+                if pid in settled:
+                    continue
+            self.reader.record_missing(patch, task.list_name, summary)
+            settled.add(pid)
         return settled

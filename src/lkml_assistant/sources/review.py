@@ -253,6 +253,29 @@ def build_threads(messages: Iterable[MailMessage]) -> list[Thread]:
     return threads
 
 
+def conversation(messages: list[MailMessage], anchor: str) -> list[MailMessage]:
+    """The messages of ``anchor``'s conversation, out of a public-inbox thread download.
+
+    public-inbox also joins independent postings that share a subject (a maintainer's weekly
+    "netfilter: updates for net" pull requests), and which of them a download holds depends
+    on the message asked for: the cover of one brings the other's cover, a patch of it does
+    not. Kept: what References/In-Reply-To link to ``anchor`` (also through a missing
+    message), and replies whose parents are all missing (orphans). Left out: the other thread
+    starts and what answers them. So each message lands in the same thread, under the same
+    root, whichever of the thread's messages is asked for. When ``anchor`` is not in the
+    download, every message is kept.
+    """
+    threads = build_threads(messages)
+    mine = next((thread for thread in threads if anchor in thread.messages), None)
+    if mine is None or len(threads) == 1:
+        return messages
+    kept = set(mine.messages)
+    for thread in threads:
+        if thread is not mine and _answers_something(thread.messages[thread.root_id]):
+            kept.update(thread.messages)
+    return [message for message in messages if message.message_id in kept]
+
+
 # --- trailers ---------------------------------------------------------------------------------
 
 # Patterns anchored on a literal "\n" (a newline is prepended to the text) rather than "^" with
