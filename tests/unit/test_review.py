@@ -20,6 +20,7 @@ from lkml_assistant.sources.mail import parse_message
 from lkml_assistant.sources.review import (
     build_thread,
     build_threads,
+    conversation,
     extract_trailers,
     is_patch_submission,
     is_reply_subject,
@@ -109,6 +110,29 @@ def test_parent_is_in_reply_to_else_the_last_present_reference() -> None:
     assert thread.parent("r4") == "p1"
     assert thread.nodes["r1"].depth == 2
     assert_is_a_tree(thread)
+
+
+def test_a_download_keeps_the_anchors_conversation_and_orphans_only() -> None:
+    # public-inbox joined two postings of one subject; a reply to a lost message came along.
+    download = [
+        msg("october", subject="[PATCH net 0/2] updates for net", minutes=-90_000),
+        msg("october-1", refs=("october",), subject="[PATCH net 1/2] a", minutes=-89_999),
+        msg("december", subject="[PATCH net 0/2] updates for net"),
+        msg("december-1", refs=("december",), subject="[PATCH net 1/2] b", minutes=1),
+        msg("december-2", refs=("december", "lost-reply"), irt="lost-reply", minutes=5),
+        msg("orphan", irt="never-arrived", minutes=7),
+    ]
+    for anchor in ("december", "december-1", "december-2"):
+        kept = [m.message_id for m in conversation(download, anchor)]
+        assert kept == ["december", "december-1", "december-2", "orphan"], anchor
+    assert [m.message_id for m in conversation(download, "october-1")] == [
+        "october",
+        "october-1",
+        "orphan",
+    ]
+    # One conversation, or an anchor the download lacks: everything stays.
+    assert conversation(download[2:], "december") == download[2:]
+    assert conversation(download, "not-there") == download
 
 
 def test_orphans_and_other_starts_hang_from_the_root() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 
 from lkml_assistant.models.discussion import (
@@ -214,13 +214,9 @@ def build_thread(messages: Iterable[MailMessage]) -> Thread:
     return _thread_from_unique(unique, dropped)
 
 
-def build_threads(messages: Iterable[MailMessage]) -> list[Thread]:
-    """Split messages into conversations, then thread each one (oldest root first).
-
-    Two messages are in one conversation if they are linked by References or In-Reply-To,
-    also through a message that is missing from the set (JWZ's "empty container").
-    """
-    unique, dropped = dedupe_messages(messages)
+def _linked(unique: dict[str, MailMessage]) -> Callable[[str], str]:
+    """Union-find over References and In-Reply-To (missing messages included): the returned
+    function names one leader per conversation."""
     leader: dict[str, str] = {}
 
     def find(message_id: str) -> str:
@@ -239,7 +235,17 @@ def build_threads(messages: Iterable[MailMessage]) -> list[Thread]:
             first, second = find(message_id), find(other)
             if first != second:
                 leader[second] = first
+    return find
 
+
+def build_threads(messages: Iterable[MailMessage]) -> list[Thread]:
+    """Split messages into conversations, then thread each one (oldest root first).
+
+    Two messages are in one conversation if they are linked by References or In-Reply-To,
+    also through a message that is missing from the set (JWZ's "empty container").
+    """
+    unique, dropped = dedupe_messages(messages)
+    find = _linked(unique)
     groups: dict[str, dict[str, MailMessage]] = {}
     for message_id, message in unique.items():
         groups.setdefault(find(message_id), {})[message_id] = message
@@ -265,15 +271,17 @@ def conversation(messages: list[MailMessage], anchor: str) -> list[MailMessage]:
     root, whichever of the thread's messages is asked for. When ``anchor`` is not in the
     download, every message is kept.
     """
-    threads = build_threads(messages)
-    mine = next((thread for thread in threads if anchor in thread.messages), None)
-    if mine is None or len(threads) == 1:
+    unique: dict[str, MailMessage] = {}
+    for message in messages:
+        unique.setdefault(message.message_id, message)
+    if anchor not in unique:
         return messages
-    kept = set(mine.messages)
-    for thread in threads:
-        if thread is not mine and _answers_something(thread.messages[thread.root_id]):
-            kept.update(thread.messages)
-    return [message for message in messages if message.message_id in kept]
+    find = _linked(unique)
+    mine = find(anchor)
+    # Conversations that start somewhere in the download (a message answering nothing).
+    started = {find(mid) for mid, message in unique.items() if not _answers_something(message)}
+    kept = [m for m in messages if (group := find(m.message_id)) == mine or group not in started]
+    return kept if len(kept) < len(messages) else messages
 
 
 # --- trailers ---------------------------------------------------------------------------------
