@@ -45,7 +45,15 @@ class ApiConstruct(Construct):
                 memory_mb=config.api_memory_mb,
                 environment=environment,
             ),
+            snap_start=config.api_snap_start,
         )
+        # SnapStart applies to published versions: API Gateway calls the one ``live`` names,
+        # and each deployment publishes a new version (a new snapshot) when the code changes.
+        target: lambda_.IFunction = self.function
+        if config.api_snap_start:
+            target = lambda_.Alias(
+                self, "Live", alias_name="live", version=self.function.current_version
+            )
         for table in storage.tables.values():
             table.grant_read_data(self.function)
 
@@ -59,7 +67,7 @@ class ApiConstruct(Construct):
         self.rest_api = apigateway.LambdaRestApi(
             self,
             "RestApi",
-            handler=self.function,
+            handler=target,
             proxy=True,
             rest_api_name=config.resource_name("api"),
             description=f"LKML Assistant read-only REST API ({config.name})",

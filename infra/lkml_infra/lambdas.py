@@ -58,8 +58,10 @@ def python_function(
     config: EnvConfig,
     code: lambda_.Code,
     spec: FunctionSpec,
+    snap_start: bool = False,
 ) -> lambda_.Function:
-    """A function of the bundle with its own log group (retention per environment)."""
+    """A function of the bundle with its own log group (retention per environment);
+    ``snap_start``: SnapStart on its published versions."""
     log_group = logs.LogGroup(
         scope,
         f"{construct_id}Logs",
@@ -80,4 +82,5 @@ def python_function(
         environment=spec.environment,
         tracing=lambda_.Tracing.ACTIVE if config.tracing else lambda_.Tracing.DISABLED,
         log_group=log_group,
+        snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,
     )

@@ -326,6 +326,36 @@ def test_schedule_inputs_are_requests_the_jobs_accept(synth: Synth) -> None:
 # -- API ---------------------------------------------------------------------------------------
 
 
+def _api_target(synth: Synth) -> dict[str, Any]:
+    """What API Gateway invokes: prod's ``live`` alias (SnapStart), else the function."""
+    aliases = synth.resources("AWS::Lambda::Alias")
+    if synth.env != "prod":
+        assert aliases == {}
+        return {"Fn::GetAtt": [_function_id(synth, "api"), "Arn"]}
+    ((alias_id, alias),) = aliases.items()
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionName"] == {"Ref": _function_id(synth, "api")}
+    version_id = alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]
+    assert synth.raw["Resources"][version_id]["Type"] == "AWS::Lambda::Version"
+    return {"Ref": alias_id}
+
+
+def test_only_prod_serves_the_api_from_a_snapstart_snapshot(synth: Synth) -> None:
+    functions = _functions(synth)
+    snap = {name: props.get("SnapStart") for name, props in functions.items()}
+    expected = {"ApplyOn": "PublishedVersions"} if synth.env == "prod" else None
+    assert snap == {**dict.fromkeys(JOBS), "api": expected}
+    target = _api_target(synth)
+    # API Gateway may invoke exactly what it is integrated with.
+    permissions = synth.resources("AWS::Lambda::Permission").values()
+    invoked = [
+        p["Properties"]["FunctionName"]
+        for p in permissions
+        if p["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    ]
+    assert invoked and all(name == target for name in invoked)
+
+
 def test_api_proxies_to_the_function_with_throttling_and_access_logs(synth: Synth) -> None:
     synth.template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     synth.template.has_resource_properties(
@@ -338,15 +368,7 @@ def test_api_proxies_to_the_function_with_throttling_and_access_logs(synth: Synt
             "Integration": {
                 "Type": "AWS_PROXY",
                 "Uri": Match.object_like(
-                    {
-                        "Fn::Join": Match.array_with(
-                            [
-                                Match.array_with(
-                                    [{"Fn::GetAtt": [_function_id(synth, "api"), "Arn"]}]
-                                )
-                            ]
-                        )
-                    }
+                    {"Fn::Join": Match.array_with([Match.array_with([_api_target(synth)])])}
                 ),
             },
         },
