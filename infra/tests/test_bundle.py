@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -27,33 +27,19 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 pytestmark = pytest.mark.slow
 
 
-def _interpreter(version: str) -> str | None:
-    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates = [
-        shutil.which(f"python{version}"),
-        *(
-            str(path)
-            for path in sorted(Path(pyenv_root).glob(f"versions/{version}.*/bin/python{version}"))
-        ),
-    ]
-    for candidate in candidates:
-        if not candidate:
-            continue
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return candidate
-    return None
+def _bundle_script() -> ModuleType:
+    """scripts/bundle.py as a module, for the helpers the tests share with it."""
+    spec = importlib.util.spec_from_file_location("lkml_bundle_script", BUNDLE_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """(bundle, interpreter that imports it, its Python version)."""
-    interpreter = _interpreter(BUNDLE_PYTHON_VERSION)
+    interpreter = _bundle_script().find_interpreter(BUNDLE_PYTHON_VERSION)
     version = BUNDLE_PYTHON_VERSION
     if interpreter is None:  # build for the Python we have; `make bundle` keeps the runtime's
         interpreter, version = sys.executable, f"{sys.version_info[0]}.{sys.version_info[1]}"

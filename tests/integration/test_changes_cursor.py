@@ -22,8 +22,6 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from lkml_assistant.models.records import PatchDiscussion, PatchReview, SeriesLi
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.repositories.sqlite import SqliteStore
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
+from tests.peers.public_inbox import reply_mail
 
 pytestmark = pytest.mark.integration
 
@@ -200,16 +199,7 @@ def review_job(path: Path, round_: int) -> None:
 
 
 def reply(parent_msgid: str, subject: str, body: str, author: str) -> bytes:
-    message = EmailMessage()
-    message["Message-ID"] = make_msgid(idstring=uuid.uuid4().hex[:8], domain="cursor.test")
-    message["From"] = author
-    message["To"] = "netfilter-devel@vger.kernel.org"
-    message["Subject"] = f"Re: {subject}"
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["In-Reply-To"] = f"<{parent_msgid}>"
-    message["References"] = f"<{parent_msgid}>"
-    message.set_content(body)
-    return message.as_bytes()
+    return reply_mail(parent_msgid, subject, body, author=author, domain="cursor.test")[1]
 
 
 def fetch_discussions_killed_half_way(env: dict[str, str], path: Path) -> None:

@@ -21,6 +21,7 @@ from lkml_assistant.cli import main
 from lkml_assistant.models.discussion import TrailerKind
 from lkml_assistant.repositories.sqlite import SqliteStore
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
+from tests.peers.public_inbox import reply_mail
 
 pytestmark = pytest.mark.integration
 
@@ -151,17 +152,7 @@ def test_unknown_patch_ids_are_skipped_with_a_reason(env, monkeypatch, capsys):
 
 
 def reply_to(parent_msgid: str, subject: str, body: str, *, author: str) -> tuple[str, bytes]:
-    message = EmailMessage()
-    msgid = make_msgid(idstring=uuid.uuid4().hex[:8], domain="review.test")
-    message["Message-ID"] = msgid
-    message["From"] = author
-    message["To"] = "netfilter-devel@vger.kernel.org"
-    message["Subject"] = f"Re: {subject}"
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["In-Reply-To"] = f"<{parent_msgid}>"
-    message["References"] = f"<{parent_msgid}>"
-    message.set_content(body)
-    return msgid.strip("<>"), message.as_bytes()
+    return reply_mail(parent_msgid, subject, body, author=author, domain="review.test")
 
 
 def test_refresh_fetches_only_the_thread_that_got_a_new_reply(

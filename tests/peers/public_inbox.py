@@ -748,3 +748,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def reply_mail(
+    parent_msgid: str, subject: str, body: str, *, author: str, domain: str
+) -> tuple[str, bytes]:
+    """A reply to ``parent_msgid`` as a list member sends it: (its Message-ID, the raw mail)."""
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    msgid = email.utils.make_msgid(idstring=secrets.token_hex(4), domain=domain)
+    message["Message-ID"] = msgid
+    message["From"] = author
+    message["To"] = "netfilter-devel@vger.kernel.org"
+    message["Subject"] = f"Re: {subject}"
+    message["Date"] = email.utils.format_datetime(datetime.now(UTC))
+    message["In-Reply-To"] = f"<{parent_msgid}>"
+    message["References"] = f"<{parent_msgid}>"
+    message.set_content(body)
+    return msgid.strip("<>"), message.as_bytes()
