@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from lkml_assistant.intel.status import (
     PRECEDENCE,
     PatchEvidence,
-    ReviewStatus,
     SeriesEvidence,
     chain_status,
     patch_status,
@@ -17,6 +16,7 @@ from lkml_assistant.intel.status import (
 from lkml_assistant.intel.subjects import Submitter
 from lkml_assistant.intel.versions import LinkRule, SeriesCandidate, link_versions
 from lkml_assistant.models.discussion import Trailer, TrailerKind
+from lkml_assistant.models.review import ReviewStatus
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 JANE = Submitter.of("Jane Doe", "jane@example.org")

@@ -17,13 +17,10 @@ from lkml_assistant.repositories import sqlite as sqlite_module
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
-from lkml_assistant.services.queries import (
-    InvalidRequestError,
-    QueryService,
-    ResourceNotFoundError,
-    build_patch_query,
-    decode_cursor,
-)
+from lkml_assistant.services.queries.cursors import decode_cursor
+from lkml_assistant.services.queries.errors import InvalidRequestError, ResourceNotFoundError
+from lkml_assistant.services.queries.service import QueryService
+from lkml_assistant.services.queries.validation import build_patch_query
 from lkml_assistant.sources.http import HttpClient
 from lkml_assistant.sources.lore import LoreClient
 from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
