@@ -206,7 +206,7 @@ def service_calls(store: SqliteStore, manifest: dict[str, Any], page_ten: str) -
     """The QueryService call behind each operation, if the service is there to call."""
     try:
         from lkml_assistant.repositories.base import PatchQuery
-        from lkml_assistant.services.queries import QueryService
+        from lkml_assistant.services.queries.service import QueryService
     except ImportError:
         return {}
     service = QueryService(store)

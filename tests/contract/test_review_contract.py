@@ -119,6 +119,28 @@ def test_links_round_trip_as_chains_and_an_identical_upsert_writes_nothing(store
     assert store.reviews.get_links([alone.series_id]) == {alone.series_id: alone}
 
 
+def test_a_links_series_status_round_trips_and_a_new_status_is_a_write(store, sample):
+    by_date = sorted(sample.series, key=lambda s: (s.date, s.id))
+    chain = link_chain(by_date[:2])
+    older, newer = (
+        chain[0].model_copy(update={"status": "superseded"}),
+        chain[1].model_copy(update={"status": "in-discussion"}),
+    )
+    assert store.reviews.upsert_links([older, newer]).written == 2
+    assert store.reviews.get_links([older.series_id, newer.series_id]) == {
+        older.series_id: older,
+        newer.series_id: newer,
+    }
+    assert store.reviews.upsert_links([older, newer]).written == 0
+    reviewed = newer.model_copy(update={"status": "reviewed"})
+    assert store.reviews.upsert_links([older, reviewed]).written == 1
+    assert store.reviews.chain(older.chain_id) == [older, reviewed]
+    # A link without a status (as stored before series statuses were kept) reads back as such.
+    bare = reviewed.model_copy(update={"status": None})
+    assert store.reviews.upsert_links([bare]).written == 1
+    assert store.reviews.get_links([bare.series_id])[bare.series_id].status is None
+
+
 # --- reviews -------------------------------------------------------------------------------
 
 

@@ -18,7 +18,8 @@ import uvicorn
 from lkml_assistant.api.app import create_local_app
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import api as lambda_api
-from lkml_assistant.services.queries import QueryService, build_patch_query
+from lkml_assistant.services.queries.service import QueryService
+from lkml_assistant.services.queries.validation import build_patch_query
 from tests.lambda_runtime import InvocationContext
 from tests.unit.test_queries import seeded_store
 

@@ -126,6 +126,15 @@ def test_versions_route_lists_the_chain_with_statuses(http):
     assert http.get("/series/99999999/versions").status_code == 404
 
 
+def test_versions_route_states_the_series_status_review_intel_stored(http, world):
+    links = world["store"].reviews.get_links(VLAN_CHAIN)
+    assert all(link.status is not None for link in links.values())
+    body = http.get(f"/series/{VLAN_CHAIN[-1]}/versions").json()
+    by_id = {v["series_id"]: v["status"] for v in body["versions"]}
+    assert {sid: by_id[sid] for sid in VLAN_CHAIN} == {sid: links[sid].status for sid in VLAN_CHAIN}
+    assert set(by_id.values()) - {"superseded", "accepted"}, "the newest version is open"
+
+
 def test_review_status_filter_pages_only_matching_patches(http):
     seen = []
     cursor = None

@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 from lkml_assistant.intel.status import (
     PRECEDENCE,
     PatchEvidence,
-    ReviewStatus,
     SeriesEvidence,
     chain_status,
     patch_status,
+    rollup,
     series_status,
 )
 from lkml_assistant.intel.subjects import Submitter
 from lkml_assistant.intel.versions import LinkRule, SeriesCandidate, link_versions
 from lkml_assistant.models.discussion import Trailer, TrailerKind
+from lkml_assistant.models.review import ReviewStatus
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 JANE = Submitter.of("Jane Doe", "jane@example.org")
@@ -163,6 +164,32 @@ def test_cover_trailer_reviews_every_patch_and_series_rolls_up() -> None:
         ).status
         is ReviewStatus.CHANGES_REQUESTED
     )
+
+
+def test_series_rollup_is_one_rule_for_fresh_and_stored_statuses() -> None:
+    review = trailer(TrailerKind.REVIEWED_BY, BOB)
+    accepted = patch("m1", patchwork_state="accepted")
+    evidence = SeriesEvidence(series_id="s", patches=(accepted, patch("m2", None, review)))
+    fresh = series_status(evidence)
+    assert fresh.status is ReviewStatus.REVIEWED
+    assert rollup([p.status for p in fresh.patches]) is fresh.status
+    # Superseded by a later version: the patches' stored statuses already say so, and rolling
+    # them up again gives the same answer as the evidence.
+    older = series_status(evidence, superseded_by="s2")
+    assert [p.status for p in older.patches] == [ReviewStatus.ACCEPTED, SUPERSEDED_]
+    assert older.status is SUPERSEDED_
+    assert rollup([p.status for p in older.patches], superseded=True) is SUPERSEDED_
+    # Accepted outranks superseded, for a series as for a patch.
+    merged = SeriesEvidence(series_id="s", patches=(accepted,))
+    assert series_status(merged, superseded_by="s2").status is ReviewStatus.ACCEPTED
+    assert rollup([ReviewStatus.ACCEPTED], superseded=True) is ReviewStatus.ACCEPTED
+    # Patchwork marked a patch superseded, though no later version was linked.
+    marked = SeriesEvidence(
+        series_id="s", patches=(patch("m1", patchwork_state="superseded"), patch("m2"))
+    )
+    assert series_status(marked).status is SUPERSEDED_
+    assert rollup([]) is ReviewStatus.UNREVIEWED
+    assert rollup([], replied=True) is ReviewStatus.IN_DISCUSSION
 
 
 def test_trailers_carry_forward_only_to_unchanged_patches() -> None:

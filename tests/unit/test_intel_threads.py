@@ -13,7 +13,6 @@ from functools import cache
 import pytest
 
 from lkml_assistant.intel.status import (
-    ReviewStatus,
     SeriesStatus,
     chain_status,
     evidence_from_thread,
@@ -27,6 +26,7 @@ from lkml_assistant.intel.versions import (
     candidates_from_mail,
     link_versions,
 )
+from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.sources.mail import parse_message
 from lkml_assistant.sources.review import build_threads
 from tests.corpus import mbox_messages, threads_path

@@ -13,17 +13,17 @@ from pathlib import Path
 import pytest
 
 from lkml_assistant.models.domain import Patch
+from lkml_assistant.models.records import SeriesLink
+from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.repositories import sqlite as sqlite_module
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
-from lkml_assistant.services.queries import (
-    InvalidRequestError,
-    QueryService,
-    ResourceNotFoundError,
-    build_patch_query,
-    decode_cursor,
-)
+from lkml_assistant.services.queries.cursors import decode_cursor
+from lkml_assistant.services.queries.errors import InvalidRequestError, ResourceNotFoundError
+from lkml_assistant.services.queries.service import QueryService
+from lkml_assistant.services.queries.validation import build_patch_query
+from lkml_assistant.services.review_intel import ReviewIntel
 from lkml_assistant.sources.http import HttpClient
 from lkml_assistant.sources.lore import LoreClient
 from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
@@ -335,6 +335,62 @@ def test_series_lists_its_patches_and_cover_letter(service, store):
     assert out.cover_letter is not None and out.cover_letter.msgid == series.cover_letter.msgid
     assert [p.id for p in out.patches] == sorted(set(series.patch_ids))
     assert all(p.name and p.state for p in out.patches)
+
+
+def linked_series(store: SqliteStore) -> dict[int, SeriesLink]:
+    """Every stored link of the dump's series, after review-intel ran."""
+    patches = store.patches.get_patches(range(1, 2061)).values()
+    return store.reviews.get_links({s.id for p in patches for s in p.series})
+
+
+def version_statuses(service: QueryService, series_ids: list[int]) -> dict[int, ReviewStatus]:
+    return {
+        sid: next(v.status for v in service.versions(sid).versions if v.series_id == sid)
+        for sid in series_ids
+    }
+
+
+def test_versions_show_the_series_status_review_intel_stored(own_store):
+    ReviewIntel(own_store).run(projects=["netfilter-devel"], since=None)
+    links = linked_series(own_store)
+    assert len(links) > 800
+    assert all(link.status in set(ReviewStatus) for link in links.values())
+    # Every status occurs in the real data but changes-requested and accepted, which are rare.
+    assert len({link.status for link in links.values()}) >= 4
+    service = QueryService(own_store)
+    assert version_statuses(service, sorted(links)) == {
+        sid: link.status for sid, link in links.items()
+    }
+
+    # The newest version of a chain gets accepted: review-intel stores the new status, and the
+    # versions view follows it.
+    chain = max((own_store.reviews.chain(link.chain_id) for link in links.values()), key=len)
+    latest = next(link for link in reversed(chain) if link.superseded_by is None)
+    assert latest.status != ReviewStatus.ACCEPTED
+    series = own_store.series.get_series(latest.series_id)
+    assert series is not None and series.patch_ids
+    patches = own_store.patches.get_patches(series.patch_ids).values()
+    own_store.patches.upsert_patches([p.model_copy(update={"state": "accepted"}) for p in patches])
+    ReviewIntel(own_store).run(projects=["netfilter-devel"], since=None)
+    stored = own_store.reviews.get_links([latest.series_id])[latest.series_id]
+    assert stored.status == ReviewStatus.ACCEPTED
+    assert version_statuses(service, [latest.series_id]) == {
+        latest.series_id: ReviewStatus.ACCEPTED
+    }
+
+
+def test_a_link_stored_without_a_status_gets_the_rules_answer(own_store):
+    ReviewIntel(own_store).run(projects=["netfilter-devel"], since=None)
+    links = linked_series(own_store)
+    # As a store written before series statuses were kept: the same links, no status.
+    own_store.reviews.upsert_links(
+        link.model_copy(update={"status": None}) for link in links.values()
+    )
+    assert {link.status for link in linked_series(own_store).values()} == {None}
+    # The rule over the stored patch statuses gives what review-intel decided, for every series.
+    assert version_statuses(QueryService(own_store), sorted(links)) == {
+        sid: link.status for sid, link in links.items()
+    }
 
 
 def test_unknown_ids_are_not_found(service, own_store):

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import Settings
 from lkml_assistant.repositories.base import Store
-from lkml_assistant.services.queries import QueryService
+from lkml_assistant.services.queries.service import QueryService
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:

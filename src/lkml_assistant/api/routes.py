@@ -4,7 +4,7 @@
 :func:`build_router` binds the routes to a :class:`QueryService`; :func:`install` adds them to
 an ``APIGatewayRestResolver`` (on Lambda, and behind :mod:`lkml_assistant.api.app` locally) with
 the error mapping, ``/openapi.json`` and the ``/docs`` page. Routes only translate HTTP to
-service calls: checks and queries live in :mod:`lkml_assistant.services.queries`.
+service calls: checks and queries live in the :mod:`lkml_assistant.services.queries` package.
 
 Errors are JSON ``{"error": ..., "details": [...]}``: 400 for any bad parameter (Powertools
 answers 422 by default), 404 for unknown ids and routes, 500 without internals otherwise.
@@ -43,7 +43,10 @@ from lkml_assistant.models.api import (
     StatsOut,
     VersionsOut,
 )
-from lkml_assistant.services.queries import (
+from lkml_assistant.models.review import REVIEW_STATUSES
+from lkml_assistant.services.queries.errors import InvalidRequestError, ResourceNotFoundError
+from lkml_assistant.services.queries.service import QueryService
+from lkml_assistant.services.queries.validation import (
     DEFAULT_LIMIT,
     MAX_CHANGES,
     MAX_CURSOR_LENGTH,
@@ -51,10 +54,6 @@ from lkml_assistant.services.queries import (
     MAX_ID,
     MAX_LIMIT,
     MAX_QUERY_LENGTH,
-    REVIEW_STATES,
-    InvalidRequestError,
-    QueryService,
-    ResourceNotFoundError,
     build_patch_query,
 )
 
@@ -104,9 +103,9 @@ Cursor = Annotated[
 ]
 
 
-ReviewStatus = Annotated[
+ReviewStatusFilter = Annotated[
     list[str] | None,
-    Query(description=f"review status ({', '.join(REVIEW_STATES)}); repeat for any of several"),
+    Query(description=f"review status ({REVIEW_STATUSES}); repeat for any of several"),
 ]
 SeriesId = Annotated[int, Path(ge=1, le=MAX_ID, description="Patchwork's series id.")]
 
@@ -145,7 +144,7 @@ def build_router(service: QueryService) -> Router:
             datetime | None, Query(description="submitted at or after (ISO 8601; naive = UTC)")
         ] = None,
         until: Annotated[datetime | None, Query(description="submitted before")] = None,
-        review_status: ReviewStatus = None,
+        review_status: ReviewStatusFilter = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> PatchPage:
@@ -184,7 +183,7 @@ def build_router(service: QueryService) -> Router:
             str | None,
             Query(max_length=MAX_QUERY_LENGTH, description="words that must all be in the title"),
         ] = None,
-        review_status: ReviewStatus = None,
+        review_status: ReviewStatusFilter = None,
         limit: Limit = 50,
     ) -> Response[bytes]:
         query = build_patch_query(

@@ -20,7 +20,7 @@ from lkml_assistant.api.routes import install
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions.observability import logger, metrics, tracer
 from lkml_assistant.repositories import open_store
-from lkml_assistant.services.queries import QueryService
+from lkml_assistant.services.queries.service import QueryService
 
 _app: APIGatewayRestResolver | None = None
 _lock = threading.Lock()

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Review status of patches and series, from trailers, replies and Patchwork's state.
 
-Statuses, strongest first (a patch gets the first that applies):
+This is where a status is decided and explained; the vocabulary is
+:class:`~lkml_assistant.models.review.ReviewStatus`. A patch gets the first status that
+applies, strongest first:
 
 1. ``accepted``: Patchwork says accepted (or mainlined/queued), or the patch is committed;
 2. ``superseded``: a later version exists, or Patchwork says superseded;
@@ -12,6 +14,11 @@ Statuses, strongest first (a patch gets the first that applies):
 5. ``in-discussion``: replies from someone other than the author, but no review trailer;
 6. ``unreviewed``: nothing yet.
 
+A series rolls its patches up (:func:`rollup`): accepted if every patch is; superseded if a
+later version exists or a patch is superseded; changes-requested if any patch is; reviewed if
+every patch is reviewed or accepted; in-discussion if anything was said; else unreviewed. A
+Patchwork state given for the whole series (a cover-only series) counts as for a patch.
+
 Carry-forward follows b4: the Reviewed-by/Acked-by/Tested-by given to a patch carry to the
 patch of a later version whose git patch-id is the same (NAKs do not carry: a NAK asks for a
 change, and a re-posting unchanged is still NAKed only if someone says so again).
@@ -19,29 +26,18 @@ change, and a re-posting unchanged is still NAKed only if someone says so again)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from enum import StrEnum
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lkml_assistant.intel.subjects import Submitter
 from lkml_assistant.intel.versions import SeriesCandidate, VersionChain
 from lkml_assistant.models.discussion import PatchReviewSummary, Thread, Trailer, TrailerKind
+from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.sources.review import summarize_reviews
 
-
-class ReviewStatus(StrEnum):
-    ACCEPTED = "accepted"
-    SUPERSEDED = "superseded"
-    CHANGES_REQUESTED = "changes-requested"
-    REVIEWED = "reviewed"
-    IN_DISCUSSION = "in-discussion"
-    UNREVIEWED = "unreviewed"
-
-
 PRECEDENCE: tuple[ReviewStatus, ...] = tuple(ReviewStatus)
-"""Strongest first: accepted > superseded > changes-requested > reviewed > in-discussion >
-unreviewed."""
+"""Strongest first, the order in which the rules below try them."""
 
 ACCEPTED_STATES = frozenset({"accepted", "mainlined", "queued"})
 CHANGES_STATES = frozenset({"changes-requested", "rejected"})
@@ -109,6 +105,8 @@ class CarriedTrailer(BaseModel):
 
 
 class PatchStatus(BaseModel):
+    """A patch's status and the trailers that decided it."""
+
     model_config = ConfigDict(frozen=True)
 
     message_id: str
@@ -116,6 +114,25 @@ class PatchStatus(BaseModel):
     reviews: tuple[Trailer, ...] = Field(default=(), description="Reviewed/Acked-by given here.")
     carried: tuple[CarriedTrailer, ...] = ()
     naks: tuple[Trailer, ...] = ()
+
+    @property
+    def given(self) -> tuple[Trailer, ...]:
+        """The reviews and NAKs given to this version (on the patch or its cover letter)."""
+        return (*self.reviews, *self.naks)
+
+    @property
+    def reviewers(self) -> tuple[str, ...]:
+        """Who gave a review, a NAK or a carried trailer: addresses, lowercase, sorted."""
+        trailers = (*self.given, *(c.trailer for c in self.carried))
+        return tuple(
+            sorted(
+                {
+                    (t.given_by_email or t.email).casefold()
+                    for t in trailers
+                    if t.given_by_email or t.email
+                }
+            )
+        )
 
 
 class SeriesStatus(BaseModel):
@@ -176,15 +193,41 @@ def patch_status(
     )
 
 
+def rollup(
+    statuses: Collection[ReviewStatus],
+    *,
+    superseded: bool = False,
+    patchwork_state: str | None = None,
+    replied: bool = False,
+) -> ReviewStatus:
+    """A series' status from its patches' statuses; see the module docstring for the rule.
+
+    ``superseded`` says a later version exists; whether the patches' statuses already count
+    it changes nothing, so stored per-patch statuses give the same answer as fresh ones.
+    ``replied``: someone answered the cover letter of a series without patches.
+    """
+    present = set(statuses)
+    state = (patchwork_state or "").casefold()
+    if present == {ReviewStatus.ACCEPTED} or state in ACCEPTED_STATES:
+        return ReviewStatus.ACCEPTED
+    if superseded or state == "superseded" or ReviewStatus.SUPERSEDED in present:
+        return ReviewStatus.SUPERSEDED
+    if ReviewStatus.CHANGES_REQUESTED in present or state in CHANGES_STATES:
+        return ReviewStatus.CHANGES_REQUESTED
+    if present and present <= {ReviewStatus.REVIEWED, ReviewStatus.ACCEPTED}:
+        return ReviewStatus.REVIEWED
+    if present - {ReviewStatus.UNREVIEWED} or replied:
+        return ReviewStatus.IN_DISCUSSION
+    return ReviewStatus.UNREVIEWED
+
+
 def series_status(
     series: SeriesEvidence,
     *,
     superseded_by: str | None = None,
     carried: Mapping[str, Sequence[CarriedTrailer]] | None = None,
 ) -> SeriesStatus:
-    """Roll the patches up: accepted if all are; superseded if a later version exists;
-    changes-requested if any patch is; reviewed if every patch is (or accepted);
-    in-discussion if anything was said; else unreviewed."""
+    """The status of a series and of each of its patches."""
     carried = carried or {}
     patches = tuple(
         patch_status(
@@ -199,32 +242,15 @@ def series_status(
     counts = {status: 0 for status in PRECEDENCE}
     for p in patches:
         counts[p.status] += 1
-    own = [
-        patch_status(
-            p,
-            cover_trailers=series.cover_trailers,
-            cover_repliers=series.cover_repliers,
-            carried=carried.get(p.message_id, ()),
-        ).status
-        for p in series.patches
-    ]
-    state = (series.patchwork_state or "").casefold()
-    if (own and all(s is ReviewStatus.ACCEPTED for s in own)) or state in ACCEPTED_STATES:
-        status = ReviewStatus.ACCEPTED
-    elif superseded_by is not None or state == "superseded":
-        status = ReviewStatus.SUPERSEDED
-    elif ReviewStatus.CHANGES_REQUESTED in own or state in CHANGES_STATES:
-        status = ReviewStatus.CHANGES_REQUESTED
-    elif own and all(s in (ReviewStatus.REVIEWED, ReviewStatus.ACCEPTED) for s in own):
-        status = ReviewStatus.REVIEWED
-    elif any(s is not ReviewStatus.UNREVIEWED for s in own) or series.cover_repliers:
-        status = ReviewStatus.IN_DISCUSSION
-    else:
-        status = ReviewStatus.UNREVIEWED
     return SeriesStatus(
         series_id=series.series_id,
         version=series.version,
-        status=status,
+        status=rollup(
+            [p.status for p in patches],
+            superseded=superseded_by is not None,
+            patchwork_state=series.patchwork_state,
+            replied=bool(series.cover_repliers),
+        ),
         counts=counts,
         patches=patches,
         superseded_by=superseded_by,

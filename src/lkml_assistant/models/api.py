@@ -2,7 +2,7 @@
 """Response shapes of the REST API.
 
 These are a contract with API clients, mapped explicitly from the domain models by
-:mod:`lkml_assistant.services.queries`; storage details (fingerprints, JSON columns, stale
+:mod:`lkml_assistant.services.queries.mapping`; storage details (fingerprints, JSON columns, stale
 flags) never reach them. Dates are ISO 8601 in UTC, Message-IDs have no angle brackets.
 """
 
@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from lkml_assistant.models.review import ReviewStatus
 
 
 class _Out(BaseModel):
@@ -80,10 +82,8 @@ class PatchItem(_Out):
     web_url: str | None
     list_archive_url: str | None
     review: ReviewBrief | None = Field(description="None until the thread was read from lore.")
-    review_status: str = Field(
-        "unreviewed",
-        description="accepted, superseded, changes-requested, reviewed, in-discussion or "
-        "unreviewed, across the versions of the series.",
+    review_status: ReviewStatus = Field(
+        ReviewStatus.UNREVIEWED, description="Across the versions of the series."
     )
 
 
@@ -125,9 +125,7 @@ class CarriedReviewOut(_Out):
 
 
 class ReviewStatusOut(_Out):
-    status: str = Field(
-        description="accepted, superseded, changes-requested, reviewed, in-discussion or unreviewed"
-    )
+    status: ReviewStatus
     reviewers: list[str] = Field(description="Who gave a review trailer or NAK, carried too.")
     given: list[TrailerOut] = Field(description="Review trailers and NAKs given to this patch.")
     carried: list[CarriedReviewOut] = Field(
@@ -250,9 +248,11 @@ class VersionOut(_Out):
     )
     superseded_by: int | None
     resend_of: int | None = Field(description="Set on a RESEND of an earlier posting.")
-    status: str = Field(description="The series' review status, rolled up from its patches.")
+    status: ReviewStatus = Field(
+        description="The series' review status, rolled up from its patches."
+    )
     patch_count: int
-    status_counts: dict[str, int] = Field(description="Patches per review status.")
+    status_counts: dict[ReviewStatus, int] = Field(description="Patches per review status.")
 
 
 class VersionsOut(_Out):

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from lkml_assistant.models.discussion import PatchReviewSummary, Trailer
+from lkml_assistant.models.review import REVIEW_STATUSES
 
 
 class CrawlCheckpoint(BaseModel):
@@ -144,7 +145,7 @@ class ThreadTask(BaseModel):
 
 
 class SeriesLink(BaseModel):
-    """One series' place in its version chain (v1 -> v2 -> ... -> vN).
+    """One series' place in its version chain (v1 -> v2 -> ... -> vN), and its review status.
 
     ``chain_id`` is the id of the chain's first series, so every link of a chain names it.
     A series in no chain is its own chain of one (position 0, no neighbours).
@@ -165,6 +166,11 @@ class SeriesLink(BaseModel):
         "lore-link or subject.",
     )
     resend_of: int | None = Field(None, description="This series is a RESEND of that one.")
+    status: str | None = Field(
+        None,
+        description=f"The series' review status ({REVIEW_STATUSES}) as review-intel last "
+        "decided it; None in a link stored before series statuses were kept.",
+    )
 
 
 class CarriedReview(BaseModel):
@@ -187,9 +193,7 @@ class PatchReview(BaseModel):
     series_id: int | None = None
     submitter_email: str = ""
     date: datetime = Field(description="The patch's submission date (for ordering).")
-    status: str = Field(
-        description="accepted, superseded, changes-requested, reviewed, in-discussion or unreviewed"
-    )
+    status: str = Field(description=f"The patch's review status: {REVIEW_STATUSES}.")
     reviewers: tuple[str, ...] = Field(
         (),
         description="Addresses that gave Reviewed-by, Acked-by, Tested-by or a NAK, carried "

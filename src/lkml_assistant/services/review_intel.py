@@ -4,8 +4,9 @@
 No upstream request: it reads the patches, series and discussions the other jobs stored,
 links the versions of each series (:mod:`lkml_assistant.intel.versions`), carries trailers
 forward across unchanged patches and rolls the status up (:mod:`lkml_assistant.intel.status`),
-and writes one :class:`SeriesLink` per series and one :class:`PatchReview` per patch. As every
-upsert, an unchanged result writes nothing, so running it after every fetch is cheap in writes.
+and writes one :class:`SeriesLink` per series (with the series' status, so readers never
+recompute it) and one :class:`PatchReview` per patch. As every upsert, an unchanged result
+writes nothing, so running it after every fetch is cheap in writes.
 
 It works over a window of recent patches (``since``): chains are linked among the series
 of that window, which is what the store holds in the first place (``backfill_days``).
@@ -129,6 +130,7 @@ class ReviewIntel:
                         previous_id=int(ids[position - 1]) if position else None,
                         superseded_by=int(ids[position + 1]) if position + 1 < len(ids) else None,
                         rule=str(link.rule) if link.rule else None,
+                        status=str(statuses[int(link.series_id)].status),
                     )
                 )
         by_id = {r.series_id: r for r in records}
@@ -152,6 +154,7 @@ class ReviewIntel:
                         previous_id=base.previous_id if base else None,
                         superseded_by=int(later) if later else None,
                         resend_of=int(original),
+                        status=str(statuses[sid].status),
                     )
                 )
             else:
@@ -163,6 +166,7 @@ class ReviewIntel:
                         position=0,
                         version=record.version,
                         superseded_by=int(later) if later else None,
+                        status=str(statuses[sid].status),
                     )
                 )
         summary += self.store.reviews.upsert_links(records)
@@ -242,14 +246,6 @@ class ReviewIntel:
                     for c in patch_status.carried
                     if c.from_series.isdigit()
                 )
-                given = (*patch_status.reviews, *patch_status.naks)
-                reviewers = sorted(
-                    {
-                        (t.given_by_email or t.email).casefold()
-                        for t in (*given, *(c.trailer for c in carried))
-                        if t.given_by_email or t.email
-                    }
-                )
                 out.append(
                     PatchReview(
                         patch_id=patch.id,
@@ -258,8 +254,8 @@ class ReviewIntel:
                         submitter_email=patch.submitter.email.casefold(),
                         date=patch.date,
                         status=str(patch_status.status),
-                        reviewers=tuple(reviewers),
-                        given=given,
+                        reviewers=patch_status.reviewers,
+                        given=patch_status.given,
                         carried=carried,
                         patch_hash=hashes.get(patch.msgid),
                     )
