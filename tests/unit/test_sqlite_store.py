@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lkml_assistant.models.records import SyncCursor
+from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.sources.patchwork_mapping import map_patch, map_series
 from tests.shared_data import patchwork_dump
@@ -40,7 +41,9 @@ def test_upsert_writes_once_then_nothing(store, recorded):
     assert (again.written, again.unchanged) == (0, 2060)
     assert store.series.upsert_series(series).written == 829
     assert store.series.upsert_series(series).written == 0
-    assert store.patches.count_patches("netfilter-devel") == 2060
+    counts = store.stats.counts().patches_by_project_state
+    assert {project for project, _ in counts} == {"netfilter-devel"}
+    assert sum(counts.values()) == 2060
 
 
 def test_a_changed_state_is_one_write_and_is_read_back(store, recorded):
@@ -50,24 +53,29 @@ def test_a_changed_state_is_one_write_and_is_read_back(store, recorded):
     result = store.patches.upsert_patches([target.model_copy(update={"state": "accepted"})])
     assert (result.written, result.unchanged) == (1, 0)
     assert store.patches.get_patch(target.id).state == "accepted"
-    assert [p.id for p in store.patches.list_patches(state=["accepted"])] == [target.id]
+    accepted = store.patches.page_patches(PatchQuery(states=("accepted",)))
+    assert [p.id for p in accepted] == [target.id]
 
 
 def test_queries_follow_the_access_patterns(store, recorded):
     patches, _ = recorded
     store.patches.upsert_patches(patches)
-    newest = store.patches.list_patches(project="netfilter-devel", limit=5)
+    newest = store.patches.page_patches(PatchQuery(project="netfilter-devel"), limit=5)
     assert [p.date for p in newest] == sorted((p.date for p in newest), reverse=True)
     assert newest[0].date == max(p.date for p in patches)
     some = patches[500]
-    assert some in store.patches.patches_by_msgid(some.msgid)
-    by_submitter = store.patches.list_patches(submitter=some.submitter.email.upper(), limit=1000)
+    assert some in store.patches.patches_by_msgids([some.msgid])
+    by_submitter = store.patches.page_patches(
+        PatchQuery(submitter=some.submitter.email.upper()), limit=1000
+    )
     assert by_submitter and all(
         p.submitter.email.lower() == some.submitter.email.lower() for p in by_submitter
     )
     series_id = some.series[0].id
-    assert some in store.patches.list_patches(series_id=series_id)
-    window = store.patches.list_patches(since=some.date, until=some.date + timedelta(seconds=1))
+    assert some in store.patches.page_patches(PatchQuery(series_id=series_id))
+    window = store.patches.page_patches(
+        PatchQuery(since=some.date, until=some.date + timedelta(seconds=1))
+    )
     assert some in window
 
 
@@ -105,4 +113,4 @@ def test_reopening_keeps_data_and_schema(tmp_path, recorded):
     with SqliteStore(tmp_path / "s.sqlite3") as store:
         store.patches.upsert_patches(patches[:10])
     with SqliteStore(tmp_path / "s.sqlite3") as store:
-        assert store.patches.count_patches() == 10
+        assert sum(store.stats.counts().patches_by_project_state.values()) == 10
