@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lkml_assistant.models.records import SyncCursor
+from lkml_assistant.models.discussion import PatchReviewSummary, Trailer, TrailerKind
+from lkml_assistant.models.records import PatchDiscussion, SyncCursor
 from lkml_assistant.repositories.base import PatchQuery
+from lkml_assistant.repositories.encoding import review_counts
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.sources.patchwork_mapping import map_patch, map_series
 from tests.shared_data import patchwork_dump
@@ -114,3 +116,42 @@ def test_reopening_keeps_data_and_schema(tmp_path, recorded):
         store.patches.upsert_patches(patches[:10])
     with SqliteStore(tmp_path / "s.sqlite3") as store:
         assert sum(store.stats.counts().patches_by_project_state.values()) == 10
+
+
+def test_an_older_file_gets_the_review_counts_of_its_discussions(tmp_path):
+    """Migration 5 fills the counts column of discussions stored before it, by the same rule
+    the upserts use."""
+    reviewer = "r@example.org"
+    summary = PatchReviewSummary(
+        patch_message_id="p@x",
+        reply_count=2,
+        participants=(reviewer, "s@example.org"),
+        last_activity=datetime(2025, 6, 2, tzinfo=UTC),
+        trailers=(
+            Trailer(kind=TrailerKind.REVIEWED_BY, email=reviewer, message_id="r@x"),
+            Trailer(kind=TrailerKind.ACKED_BY, email=reviewer, message_id="r@x"),
+        ),
+    )
+    discussion = PatchDiscussion(
+        patch_id=7,
+        message_id="p@x",
+        list_name="netfilter-devel",
+        thread_root="p@x",
+        summary=summary,
+        fetched_at=datetime(2025, 6, 3, tzinfo=UTC),
+    )
+    path = tmp_path / "old.sqlite3"
+    with SqliteStore(path) as store:
+        store.discussions.upsert_discussions([discussion])
+        logged = store.changes.latest_cursor()
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE discussions DROP COLUMN counts")
+    conn.execute("PRAGMA user_version=4")
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as store:
+        counts = store.discussions.get_review_counts([7])
+        assert counts == {7: review_counts(discussion)}
+        assert (counts[7].reviewed_by, counts[7].acked_by, counts[7].participant_count) == (1, 1, 2)
+        # Filling a column outside the fingerprint is no change of the record.
+        assert store.changes.changes_since(logged).changes == ()
