@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tests.shared_data import patchwork_dump, shared_dir
 
+from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
 from lkml_assistant.services.fetch_discussions import FetchDiscussions
@@ -128,7 +129,7 @@ def bench_refresh(workdir: Path, changed: int = 5) -> dict[str, int]:
         refresh = RefreshDiscussions(store, lore)
         refresh.run(days=3650)  # first refresh of the list: the full baseline
         idle = refresh.run(days=3650)
-        patches = store.patches.list_patches(project="netfilter-devel", limit=200)
+        patches = store.patches.page_patches(PatchQuery(project="netfilter-devel"), limit=200)
         targets = []
         for patch in patches:
             discussion = store.discussions.get_discussion(patch.id)

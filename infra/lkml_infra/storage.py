@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """StorageConstruct: the Patches and Discussions DynamoDB tables.
 
-Keys and indexes come from ``lkml_assistant.repositories.dynamodb_schema``, the definition the
+Keys and indexes come from ``lkml_assistant.repositories.dynamodb.schema``, the definition the
 store itself reads, so the deployed tables cannot drift from what the code queries.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
-from lkml_assistant.repositories.dynamodb_schema import (
+from lkml_assistant.repositories.dynamodb.schema import (
     PARTITION_KEY,
     SORT_KEY,
     TABLES,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from lkml_assistant.repositories.dynamodb_schema import (
+from lkml_assistant.repositories.dynamodb.schema import (
     PARTITION_KEY,
     SORT_KEY,
     TABLES,

@@ -20,7 +20,6 @@ from pydantic import Field, ValidationError
 from lkml_assistant import __version__
 from lkml_assistant.config import ConfigFileMissingError, Settings, load_settings
 from lkml_assistant.repositories import open_store
-from lkml_assistant.repositories.factory import StoreUnavailableError
 from lkml_assistant.services.summary import JobSummary
 from lkml_assistant.wiring import lore_client, patchwork_client
 
@@ -372,9 +371,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except UsageError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except StoreUnavailableError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -65,6 +65,19 @@ def sample() -> Sample:
     # The threads with replies first, so that the discussions have something to count.
     threads.sort(key=lambda t: (-len(t), t.root_id))
     return Sample(projects, patches, series, threads[:THREADS])
+
+
+class FakeClock:
+    """A store's clock that moves only when told to: tests advance it instead of sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, *, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def _sqlite(tmp_path: Path, retention_days: int) -> Store:

@@ -7,9 +7,8 @@ netfilter-devel patches, series and mail."""
 from __future__ import annotations
 
 import base64
-import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -19,7 +18,7 @@ from lkml_assistant.models.domain import Patch, Series
 from lkml_assistant.models.records import Change, PatchReview, SeriesLink
 from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
 from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
-from tests.contract.conftest import Sample, StoreFactory, ingest
+from tests.contract.conftest import FakeClock, Sample, StoreFactory, ingest
 from tests.contract.test_store_contract import load, newest_first, writes
 
 STATUSES = ("unreviewed", "in-discussion", "reviewed", "changes-requested", "accepted")
@@ -354,16 +353,17 @@ def test_dynamodb_holds_changes_back_for_the_settle_window(aws, sample):
     """DynamoDB only: concurrent writers stamp their changes before committing, so a change
     is shown only once every writer that could stamp an earlier one is done."""
     create_tables(boto3.client("dynamodb"), "patches", "discussions")
-    store = DynamoDbStore("patches", "discussions", change_settle_seconds=2)
+    clock = FakeClock()
+    store = DynamoDbStore("patches", "discussions", change_settle_seconds=2, clock=clock)
     latest = store.changes.latest_cursor()
     store.patches.upsert_patches(sample.patches[:3])
     assert store.changes.changes_since(latest).changes == ()
     assert store.changes.changes_since(None).changes == ()
-    time.sleep(2.2)
+    clock.advance(seconds=2.2)
     changes, _ = read_all(store, latest)
     assert sorted(keys(changes)) == sorted(("patch", str(p.id)) for p in sample.patches[:3])
     # A cursor older than the change log's retention has lost changes: start again.
-    old = datetime.now(UTC) - timedelta(days=40)
+    old = clock() - timedelta(days=40)
     expired = base64.urlsafe_b64encode(
         f"chg1:{old.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}".encode()
     ).decode()

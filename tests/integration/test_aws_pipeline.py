@@ -17,6 +17,7 @@ import pytest
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import consumer, jobs
 from lkml_assistant.models.records import ThreadTask
+from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
 from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
 
@@ -102,7 +103,7 @@ def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment,
     assert queue_depth(sqs, queue_url) == queued
 
     with open_dynamodb() as store:
-        newest = store.patches.list_patches(project="netfilter-devel", limit=5)
+        newest = store.patches.page_patches(PatchQuery(project="netfilter-devel"), limit=5)
         assert [p.date for p in newest] == sorted((p.date for p in newest), reverse=True)
         assert store.discussions.get_discussion(newest[0].id) is None
 
@@ -120,7 +121,10 @@ def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment,
         reviewed = [
             d
             for d in store.discussions.get_discussions(
-                p.id for p in store.patches.list_patches(project="netfilter-devel", limit=400)
+                p.id
+                for p in store.patches.page_patches(
+                    PatchQuery(project="netfilter-devel"), limit=400
+                )
             ).values()
             if d.summary.trailers or d.summary.reply_count
         ]
@@ -222,7 +226,8 @@ def test_a_crawl_short_of_time_pauses_and_the_next_invocation_resumes(deployment
     assert results[-1]["more"] is False
     assert sum(r["patches_seen"] for r in results) == 201
     with open_dynamodb() as store:
-        assert store.patches.count_patches("netfilter-devel") == 201
+        counts = store.stats.counts().patches_by_project_state
+        assert sum(n for (name, _), n in counts.items() if name == "netfilter-devel") == 201
         cursor = store.cursors.get_cursor("netfilter-devel")
         assert cursor is not None and cursor.crawl is None and cursor.last_event_id > 0
     # Resumed, not restarted: every page was read once.

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from lkml_assistant.cli import main
 from lkml_assistant.models.domain import Patch, Series
 from lkml_assistant.models.records import PatchDiscussion, PatchReview, SeriesLink, StoredMessage
-from lkml_assistant.repositories.base import Store
+from lkml_assistant.repositories.base import PatchQuery, Store
 from lkml_assistant.repositories.sqlite import SqliteStore
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 from tests.peers.public_inbox import reply_mail
@@ -156,7 +156,7 @@ def review_job(path: Path, round_: int) -> None:
     """A stand-in for the review job: a review record per discussed patch, a status that
     depends on the round for some, and links between the versions of a few series."""
     with SqliteStore(path) as store:
-        patches = store.patches.list_patches(project=PROJECT, limit=400)
+        patches = store.patches.page_patches(PatchQuery(project=PROJECT), limit=400)
         discussions = store.discussions.get_discussions(p.id for p in patches)
         reviews = []
         for n, patch in enumerate(patches):
@@ -273,7 +273,7 @@ def test_a_polling_client_holds_the_store_exactly(public_inbox, tmp_path):
             discussed = [
                 d
                 for d in store.discussions.get_discussions(
-                    p.id for p in store.patches.list_patches(project=PROJECT, limit=300)
+                    p.id for p in store.patches.page_patches(PatchQuery(project=PROJECT), limit=300)
                 ).values()
                 if d.thread_root and d.patch_id not in UNTOUCHABLE
             ]

@@ -17,6 +17,7 @@ import pytest
 
 from lkml_assistant.api.app import create_local_app
 from lkml_assistant.config import load_settings
+from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.services.jobs import Jobs
 from tests.integration.test_api import Served
@@ -101,7 +102,7 @@ def test_same_titled_pull_requests_are_not_versions_of_each_other(world):
 
 def test_reviewed_means_a_review_from_someone_else(world):
     store = world["store"]
-    page = store.patches.list_patches(project=PROJECT, limit=5000)
+    page = store.patches.page_patches(PatchQuery(project=PROJECT), limit=5000)
     reviews = store.reviews.get_reviews(p.id for p in page)
     patches = {p.id: p for p in page}
     reviewed = [r for r in reviews.values() if r.status == "reviewed"]

@@ -18,6 +18,7 @@ from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.repositories import sqlite as sqlite_module
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
+from lkml_assistant.repositories.sqlite import patches as sqlite_patches
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
 from lkml_assistant.services.queries.cursors import decode_cursor
 from lkml_assistant.services.queries.errors import InvalidRequestError, ResourceNotFoundError
@@ -59,7 +60,7 @@ def _build(path: Path) -> None:
         for thread in build_threads(messages):
             reader.ingest("netfilter-devel", thread, summary)
         # A few maintainer decisions, so that state filters have something to find.
-        patches = store.patches.list_patches(limit=40)
+        patches = store.patches.page_patches(PatchQuery(), limit=40)
         store.patches.upsert_patches(
             [p.model_copy(update={"state": "accepted"}) for p in patches[5:10]]
             + [p.model_copy(update={"state": "rejected"}) for p in patches[20:23]]
@@ -167,7 +168,7 @@ def all_pages_from(service: QueryService, query: PatchQuery, cursor: str | None)
 
 
 def test_filters(service, store):
-    everything = store.patches.list_patches(limit=5000)
+    everything = store.patches.page_patches(PatchQuery(), limit=5000)
     assert not service.patches(build_patch_query(project="nope"), limit=10).items
     assert len(all_pages(service, build_patch_query(project="netfilter-devel"), 200)) == 2060
 
@@ -200,7 +201,7 @@ def test_filters(service, store):
 
 
 def test_title_search_needs_every_word(service, store):
-    everything = store.patches.list_patches(limit=5000)
+    everything = store.patches.page_patches(PatchQuery(), limit=5000)
     hits = all_pages(service, build_patch_query(q="nft_set_rbtree"), 50)
     assert hits
     assert {p.id for p in everything if "nft_set_rbtree" in p.name} <= set(hits)
@@ -214,7 +215,7 @@ def test_title_search_needs_every_word(service, store):
 def test_broad_and_narrow_search_plans_agree(service, monkeypatch):
     query = build_patch_query(q="netfilter")
     narrow = all_pages(service, query, 70)
-    monkeypatch.setattr(sqlite_module, "FTS_FEW_HITS", 1)
+    monkeypatch.setattr(sqlite_patches, "FTS_FEW_HITS", 1)
     broad = all_pages(service, query, 70)
     assert narrow == broad and len(narrow) > 100
 

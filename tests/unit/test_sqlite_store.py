@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lkml_assistant.models.records import SyncCursor
+from lkml_assistant.models.discussion import PatchReviewSummary, Trailer, TrailerKind
+from lkml_assistant.models.records import PatchDiscussion, SyncCursor
+from lkml_assistant.repositories.base import PatchQuery
+from lkml_assistant.repositories.encoding import review_counts
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.sources.patchwork_mapping import map_patch, map_series
 from tests.shared_data import patchwork_dump
@@ -40,7 +43,9 @@ def test_upsert_writes_once_then_nothing(store, recorded):
     assert (again.written, again.unchanged) == (0, 2060)
     assert store.series.upsert_series(series).written == 829
     assert store.series.upsert_series(series).written == 0
-    assert store.patches.count_patches("netfilter-devel") == 2060
+    counts = store.stats.counts().patches_by_project_state
+    assert {project for project, _ in counts} == {"netfilter-devel"}
+    assert sum(counts.values()) == 2060
 
 
 def test_a_changed_state_is_one_write_and_is_read_back(store, recorded):
@@ -50,24 +55,29 @@ def test_a_changed_state_is_one_write_and_is_read_back(store, recorded):
     result = store.patches.upsert_patches([target.model_copy(update={"state": "accepted"})])
     assert (result.written, result.unchanged) == (1, 0)
     assert store.patches.get_patch(target.id).state == "accepted"
-    assert [p.id for p in store.patches.list_patches(state=["accepted"])] == [target.id]
+    accepted = store.patches.page_patches(PatchQuery(states=("accepted",)))
+    assert [p.id for p in accepted] == [target.id]
 
 
 def test_queries_follow_the_access_patterns(store, recorded):
     patches, _ = recorded
     store.patches.upsert_patches(patches)
-    newest = store.patches.list_patches(project="netfilter-devel", limit=5)
+    newest = store.patches.page_patches(PatchQuery(project="netfilter-devel"), limit=5)
     assert [p.date for p in newest] == sorted((p.date for p in newest), reverse=True)
     assert newest[0].date == max(p.date for p in patches)
     some = patches[500]
-    assert some in store.patches.patches_by_msgid(some.msgid)
-    by_submitter = store.patches.list_patches(submitter=some.submitter.email.upper(), limit=1000)
+    assert some in store.patches.patches_by_msgids([some.msgid])
+    by_submitter = store.patches.page_patches(
+        PatchQuery(submitter=some.submitter.email.upper()), limit=1000
+    )
     assert by_submitter and all(
         p.submitter.email.lower() == some.submitter.email.lower() for p in by_submitter
     )
     series_id = some.series[0].id
-    assert some in store.patches.list_patches(series_id=series_id)
-    window = store.patches.list_patches(since=some.date, until=some.date + timedelta(seconds=1))
+    assert some in store.patches.page_patches(PatchQuery(series_id=series_id))
+    window = store.patches.page_patches(
+        PatchQuery(since=some.date, until=some.date + timedelta(seconds=1))
+    )
     assert some in window
 
 
@@ -105,4 +115,43 @@ def test_reopening_keeps_data_and_schema(tmp_path, recorded):
     with SqliteStore(tmp_path / "s.sqlite3") as store:
         store.patches.upsert_patches(patches[:10])
     with SqliteStore(tmp_path / "s.sqlite3") as store:
-        assert store.patches.count_patches() == 10
+        assert sum(store.stats.counts().patches_by_project_state.values()) == 10
+
+
+def test_an_older_file_gets_the_review_counts_of_its_discussions(tmp_path):
+    """Migration 5 fills the counts column of discussions stored before it, by the same rule
+    the upserts use."""
+    reviewer = "r@example.org"
+    summary = PatchReviewSummary(
+        patch_message_id="p@x",
+        reply_count=2,
+        participants=(reviewer, "s@example.org"),
+        last_activity=datetime(2025, 6, 2, tzinfo=UTC),
+        trailers=(
+            Trailer(kind=TrailerKind.REVIEWED_BY, email=reviewer, message_id="r@x"),
+            Trailer(kind=TrailerKind.ACKED_BY, email=reviewer, message_id="r@x"),
+        ),
+    )
+    discussion = PatchDiscussion(
+        patch_id=7,
+        message_id="p@x",
+        list_name="netfilter-devel",
+        thread_root="p@x",
+        summary=summary,
+        fetched_at=datetime(2025, 6, 3, tzinfo=UTC),
+    )
+    path = tmp_path / "old.sqlite3"
+    with SqliteStore(path) as store:
+        store.discussions.upsert_discussions([discussion])
+        logged = store.changes.latest_cursor()
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE discussions DROP COLUMN counts")
+    conn.execute("PRAGMA user_version=4")
+    conn.commit()
+    conn.close()
+    with SqliteStore(path) as store:
+        counts = store.discussions.get_review_counts([7])
+        assert counts == {7: review_counts(discussion)}
+        assert (counts[7].reviewed_by, counts[7].acked_by, counts[7].participant_count) == (1, 1, 2)
+        # Filling a column outside the fingerprint is no change of the record.
+        assert store.changes.changes_since(logged).changes == ()

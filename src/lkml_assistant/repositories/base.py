@@ -90,27 +90,7 @@ class PatchRepository(ABC):
     def get_patches(self, patch_ids: Iterable[int]) -> dict[int, Patch]: ...
 
     @abstractmethod
-    def patches_by_msgid(self, msgid: str) -> list[Patch]: ...
-
-    @abstractmethod
     def patches_by_msgids(self, msgids: Iterable[str]) -> list[Patch]: ...
-
-    @abstractmethod
-    def list_patches(
-        self,
-        *,
-        project: str | None = None,
-        state: Sequence[str] = (),
-        submitter: str | None = None,
-        series_id: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 50,
-    ) -> list[Patch]:
-        """Newest first."""
-
-    @abstractmethod
-    def count_patches(self, project: str | None = None) -> int: ...
 
     @abstractmethod
     def page_patches(
@@ -125,6 +105,10 @@ class SeriesRepository(ABC):
 
     @abstractmethod
     def get_series(self, series_id: int) -> Series | None: ...
+
+    @abstractmethod
+    def get_series_many(self, series_ids: Iterable[int]) -> dict[int, Series]:
+        """Many series in one go; ids the store does not hold are absent."""
 
     @abstractmethod
     def known_series_ids(self, series_ids: Iterable[int]) -> set[int]: ...

@@ -7,10 +7,6 @@ from lkml_assistant.config import Settings
 from lkml_assistant.repositories.base import Store
 
 
-class StoreUnavailableError(RuntimeError):
-    """The configured store cannot be opened."""
-
-
 def open_store(settings: Settings) -> Store:
     if settings.store == "dynamodb":
         from lkml_assistant.repositories.dynamodb import DynamoDbStore
