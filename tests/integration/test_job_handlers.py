@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from lkml_assistant.functions import jobs
+from lkml_assistant.functions import clock, jobs
 from tests.lambda_runtime import InvocationContext
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 
@@ -35,7 +35,7 @@ NOW = datetime(2025, 12, 30, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def pinned_clock(monkeypatch):
-    monkeypatch.setattr(jobs, "clock", lambda: NOW)
+    monkeypatch.setattr(clock, "now", lambda: NOW)
 
 
 def steps(result: dict) -> dict[str, dict]:

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from lkml_assistant.config import load_settings
-from lkml_assistant.functions.jobs import clock
+from lkml_assistant.functions import clock
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories import open_store
@@ -70,7 +70,7 @@ def fetch_discussions(
                 },
             )
         # What this batch changed shows in the chains and review statuses at once.
-        intel = jobs.then_review_intel(summary, clock())
+        intel = jobs.then_review_intel(summary, clock.now())
         if intel is not None:
             record_job(intel)
             logger.info(intel.line(), extra={"summary": intel.as_dict()})

@@ -16,21 +16,18 @@ Anything else in ``detail`` is refused. Settings come from the function's enviro
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lkml_assistant.config import Settings, load_settings
+from lkml_assistant.functions import clock
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.fetch_discussions import TaskQueue
 from lkml_assistant.services.jobs import Jobs
 from lkml_assistant.services.recipes import RECIPES
-
-clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
-"""The handler's "now"; tests set it to a fixed moment."""
 
 
 class JobRequest(BaseModel):
@@ -79,7 +76,7 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
     with open_store(settings) as store:
         jobs = Jobs(settings, store, queue=_queue(settings), time_left=_time_left(context))
         summary = jobs.run_recipe(
-            RECIPES[request.recipe], clock(), days=request.days, projects=request.projects
+            RECIPES[request.recipe], clock.now(), days=request.days, projects=request.projects
         )
     for part in summary.parts:
         record_job(part)
