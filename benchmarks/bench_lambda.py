@@ -190,6 +190,7 @@ def steady_state_writes() -> dict[str, int]:
     from lkml_assistant.functions.work_queue import SqsTaskQueue
     from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
     from lkml_assistant.services.jobs import Jobs
+    from lkml_assistant.services.recipes import HOURLY
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-lambda-"))
     spec = netfilter_devel_2025()
@@ -224,31 +225,30 @@ def steady_state_writes() -> dict[str, int]:
         os.environ.update(env)
         settings = load_settings()
         # About 200 patches (the dump's last six weeks): moto keeps tables in one process.
-        days = (datetime.now(UTC) - datetime(2025, 11, 15, tzinfo=UTC)).days + 1
+        now = datetime(2025, 12, 30, 12, tzinfo=UTC)
+        days = (now - datetime(2025, 11, 15, tzinfo=UTC)).days + 1
         store = DynamoDbStore("bench-patches", "bench-discussions")
         jobs = Jobs(settings, store, queue=SqsTaskQueue(queue_url))
 
         mark = log.mark()
         started = time.perf_counter()
-        first = jobs.fetch_patches(datetime.now(UTC), days=days)
+        first = jobs.run_recipe(HOURLY, now, days=days)
         drained = drain_queue(sqs, queue_url, consumer.fetch_discussions)
-        jobs.review_intel(datetime.now(UTC), days=days)
         filled, _ = log.since(mark)
         print(
-            f"first run: {first.patches_seen} patches, {drained.records} threads through the "
-            f"queue, {len(filled)} data write requests, {time.perf_counter() - started:.1f} s "
-            "(moto)"
+            f"first run: {first.jobs[0]['patches_seen']} patches, {drained.records} threads "
+            f"through the queue, {len(filled)} data write requests, "
+            f"{time.perf_counter() - started:.1f} s (moto)"
         )
 
         # The next hour, nothing new upstream.
         mark = log.mark()
-        again = jobs.fetch_patches(datetime.now(UTC), days=days)
-        jobs.review_intel(datetime.now(UTC), days=days)
+        again = jobs.run_recipe(HOURLY, now, days=days)
         hourly, hourly_runs = log.since(mark)
         print(
-            f"steady-state hourly run: {again.requests} Patchwork requests, "
-            f"{again.threads_queued} threads queued, {len(hourly)} data write requests "
-            f"(+{hourly_runs} for the records of the two runs)  {verdict(hourly)}"
+            f"steady-state hourly run: {again.jobs[0]['requests']} Patchwork requests, "
+            f"{again.jobs[1]['threads_queued']} threads queued, {len(hourly)} data write requests "
+            f"(+{hourly_runs} for the records of its runs)  {verdict(hourly)}"
         )
 
         # The daily full refresh re-reads every recent thread. A thread download holds what
@@ -257,7 +257,7 @@ def steady_state_writes() -> dict[str, int]:
         rereads = []
         for attempt in ("first", "second"):
             mark = log.mark()
-            queued = jobs.refresh_discussions(datetime.now(UTC), days=days, full=True)
+            queued = jobs.refresh_discussions(now, days=days, full=True)
             reread = drain_queue(sqs, queue_url, consumer.fetch_discussions)
             daily, daily_runs = log.since(mark)
             rereads.append(len(daily))

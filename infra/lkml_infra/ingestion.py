@@ -1,20 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""IngestionConstruct: the three job functions, their work queue and their schedules.
+"""IngestionConstruct: the job functions, their work queue and their schedules.
 
-* ``fetch_patches`` (hourly, and a full refresh daily at 03:00 UTC) sends one message per thread
-  to fetch to the work queue; ``fetch_discussions`` consumes it in batches and reports the
-  messages it could not handle (partial batch failure), which go to the work DLQ after
-  ``MAX_RECEIVE_COUNT`` tries.
-* ``refresh_discussions`` re-reads the recent discussions on Sundays.
-* EventBridge Scheduler invokes the functions asynchronously with ``{"detail": {...}}``, the
-  shape ``lkml_assistant.functions.jobs`` reads. A schedule's retry policy and DLQ cover the
-  delivery; a function's own errors go to its on-failure destination queue.
+* ``jobs`` runs a recipe of :mod:`lkml_assistant.services.recipes`, the one definition of
+  what runs when that ``serve`` uses too: one EventBridge schedule per scheduled recipe
+  (hourly, daily at 03:00 UTC, Sundays at 04:00), each invoking it asynchronously with
+  ``{"detail": {"recipe": NAME}}``. Its discussion steps send one message per thread to
+  the work queue.
+* ``fetch_discussions`` consumes that queue in batches and reports the messages it could not
+  handle (partial batch failure), which go to the work DLQ after ``MAX_RECEIVE_COUNT`` tries.
+* A schedule's retry policy and DLQ cover the delivery; a function's own errors go to its
+  on-failure destination queue.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
@@ -25,6 +25,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
+from lkml_assistant.services.recipes import SCHEDULED, Recipe
 
 from lkml_infra.config import EnvConfig
 from lkml_infra.lambdas import JOB_TIMEOUT, FunctionSpec, python_function
@@ -38,49 +39,60 @@ WORK_MAX_CONCURRENCY = 2
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = Duration.hours(6)
 
+HANDLERS = {
+    "jobs": "lkml_assistant.functions.jobs.handler",
+    "fetch_discussions": "lkml_assistant.functions.consumer.fetch_discussions",
+}
+"""Our job functions by construct key, with their entry points."""
+
 
 @dataclass(frozen=True)
-class ScheduleSpec:
-    name: str
-    expression: str
-    """EventBridge Scheduler cron, UTC."""
-    function: str
-    detail: dict[str, Any]
+class Delivery:
+    """How hard EventBridge Scheduler tries to deliver one recipe's invocation."""
+
     retry_attempts: int
     max_event_age: Duration
-    description: str
 
 
-SCHEDULES = (
-    # Every hour but 03:00, when the full refresh runs instead (as the local scheduler does).
-    ScheduleSpec(
-        "hourly",
-        "cron(0 0-2,4-23 * * ? *)",
-        "fetch_patches",
-        {},
-        retry_attempts=3,
-        max_event_age=Duration.hours(1),
-        description="New and changed patches of the followed projects",
-    ),
-    ScheduleSpec(
-        "daily-full",
-        "cron(0 3 * * ? *)",
-        "fetch_patches",
-        {"full": True},
-        retry_attempts=5,
-        max_event_age=Duration.hours(6),
-        description="Full refresh of the followed projects' patches",
-    ),
-    ScheduleSpec(
-        "weekly-refresh",
-        "cron(0 4 ? * SUN *)",
-        "refresh_discussions",
-        {"days": 14},
-        retry_attempts=5,
-        max_event_age=Duration.hours(12),
-        description="Re-read the discussions of the last 14 days",
-    ),
-)
+# A late hourly run is worth little once the next one is due; the daily and weekly ones are.
+DELIVERY = {
+    "hourly": Delivery(retry_attempts=3, max_event_age=Duration.hours(1)),
+    "daily": Delivery(retry_attempts=5, max_event_age=Duration.hours(6)),
+    "weekly": Delivery(retry_attempts=5, max_event_age=Duration.hours(12)),
+}
+
+
+def eventbridge_cron(recipe: Recipe) -> str:
+    """The recipe's five-field cron as EventBridge Scheduler's ``cron(...)``, in UTC.
+
+    EventBridge wants a year field and ``?`` in one of day-of-month and day-of-week. A slot
+    another recipe covers is left out: at 03:00 the daily run does the hourly work, and the
+    two must not crawl at once (the local scheduler runs only the covering one).
+    """
+    assert recipe.cron is not None, f"{recipe.name} is not scheduled"
+    minute, hour, day, month, weekday = recipe.cron.split()
+    covering = [r for r in SCHEDULED if recipe.name in r.covers]
+    if covering:
+        if hour != "*" or day != "*" or weekday != "*":
+            raise ValueError(f"{recipe.name}: only an hourly recipe can be covered")
+        taken = {int(r.cron.split()[1]) for r in covering if r.cron}
+        hour = _hour_ranges(sorted(set(range(24)) - taken))
+    if weekday == "*":
+        weekday = "?"
+    else:
+        day = "?"
+    return f"cron({minute} {hour} {day} {month} {weekday} *)"
+
+
+def _hour_ranges(hours: list[int]) -> str:
+    """``[0, 1, 2, 4, 5]`` -> ``0-2,4-5``."""
+    ranges: list[list[int]] = []
+    for hour in hours:
+        if ranges and ranges[-1][1] == hour - 1:
+            ranges[-1][1] = hour
+        else:
+            ranges.append([hour, hour])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
 
 
 class IngestionConstruct(Construct):
@@ -112,12 +124,12 @@ class IngestionConstruct(Construct):
 
         self.functions: dict[str, lambda_.Function] = {}
         self.failure_queues: dict[str, sqs.Queue] = {}
-        for handler in ("fetch_patches", "fetch_discussions", "refresh_discussions"):
-            name = handler.replace("_", "-")
+        for key, handler in HANDLERS.items():
+            name = key.replace("_", "-")
             function_environment = dict(environment)
-            if handler == "fetch_patches":
+            if key == "jobs":
                 function_environment["LKML_WORK_QUEUE_URL"] = self.work_queue.queue_url
-            construct_name = "".join(part.capitalize() for part in handler.split("_"))
+            construct_name = "".join(part.capitalize() for part in key.split("_"))
             function = python_function(
                 self,
                 construct_name,
@@ -125,11 +137,7 @@ class IngestionConstruct(Construct):
                 code=code,
                 spec=FunctionSpec(
                     name=name,
-                    handler=(
-                        "lkml_assistant.functions.consumer.fetch_discussions"
-                        if handler == "fetch_discussions"
-                        else f"lkml_assistant.functions.jobs.{handler}"
-                    ),
+                    handler=handler,
                     timeout=JOB_TIMEOUT,
                     memory_mb=config.memory_mb,
                     environment=function_environment,
@@ -145,10 +153,10 @@ class IngestionConstruct(Construct):
             )
             for table in storage.tables.values():
                 table.grant_read_write_data(function)
-            self.functions[handler] = function
-            self.failure_queues[handler] = failures
+            self.functions[key] = function
+            self.failure_queues[key] = failures
 
-        self.work_queue.grant_send_messages(self.functions["fetch_patches"])
+        self.work_queue.grant_send_messages(self.functions["jobs"])
         self.functions["fetch_discussions"].add_event_source(
             event_sources.SqsEventSource(
                 self.work_queue,
@@ -166,18 +174,21 @@ class IngestionConstruct(Construct):
             description="EventBridge Scheduler: invoke the job functions, send to the DLQ",
         )
         self.schedules: dict[str, scheduler.Schedule] = {}
-        for spec in SCHEDULES:
-            self.schedules[spec.name] = scheduler.Schedule(
+        for recipe in SCHEDULED:
+            delivery = DELIVERY[recipe.name]
+            self.schedules[recipe.name] = scheduler.Schedule(
                 self,
-                "".join(part.capitalize() for part in spec.name.split("-")) + "Schedule",
-                schedule_name=config.resource_name(spec.name),
-                description=spec.description,
-                schedule=scheduler.ScheduleExpression.expression(spec.expression),
+                f"{recipe.name.capitalize()}Schedule",
+                schedule_name=config.resource_name(recipe.name),
+                description=recipe.description.capitalize(),
+                schedule=scheduler.ScheduleExpression.expression(eventbridge_cron(recipe)),
                 target=targets.LambdaInvoke(
-                    self.functions[spec.function],
-                    input=scheduler.ScheduleTargetInput.from_object({"detail": spec.detail}),
-                    retry_attempts=spec.retry_attempts,
-                    max_event_age=spec.max_event_age,
+                    self.functions["jobs"],
+                    input=scheduler.ScheduleTargetInput.from_object(
+                        {"detail": {"recipe": recipe.name}}
+                    ),
+                    retry_attempts=delivery.retry_attempts,
+                    max_event_age=delivery.max_event_age,
                     dead_letter_queue=self.schedule_dlq,
                     role=self.scheduler_role,
                 ),
@@ -185,8 +196,7 @@ class IngestionConstruct(Construct):
 
     def scheduled_functions(self) -> list[lambda_.Function]:
         """The functions a schedule invokes, each once."""
-        names = dict.fromkeys(spec.function for spec in SCHEDULES)
-        return [self.functions[name] for name in names]
+        return [self.functions["jobs"]]
 
     @property
     def dead_letter_queues(self) -> dict[str, sqs.Queue]:

@@ -20,7 +20,7 @@ from lkml_assistant.repositories.dynamodb.schema import (
 from lkml_infra.config import ENVIRONMENTS
 from tests.conftest import Synth
 
-JOBS = ("fetch-patches", "fetch-discussions", "refresh-discussions")
+JOBS = ("jobs", "fetch-discussions")
 FUNCTIONS = (*JOBS, "api")
 MEMORY = {"dev": 512, "staging": 1024, "prod": 1024}
 LOG_LEVEL = {"dev": "DEBUG", "staging": "INFO", "prod": "INFO"}
@@ -160,9 +160,8 @@ def test_every_function_runs_a_recent_python_with_its_handler(synth: Synth) -> N
     assert set(functions) == set(FUNCTIONS)
     handlers = {name: properties["Handler"] for name, properties in functions.items()}
     assert handlers == {
-        "fetch-patches": "lkml_assistant.functions.jobs.fetch_patches",
+        "jobs": "lkml_assistant.functions.jobs.handler",
         "fetch-discussions": "lkml_assistant.functions.consumer.fetch_discussions",
-        "refresh-discussions": "lkml_assistant.functions.jobs.refresh_discussions",
         "api": "lkml_assistant.functions.api.handler",
     }
     for properties in functions.values():
@@ -200,7 +199,7 @@ def test_environment_variables_point_at_this_environment(synth: Synth) -> None:
         )
         assert variables["LKML_PROJECTS"]
         assert int(variables["LKML_RETENTION_DAYS"]) >= 0
-        if name == "fetch-patches":
+        if name == "jobs":
             assert variables["LKML_WORK_QUEUE_URL"] == {"Ref": _queue_id(synth, "work")}
         else:
             assert "LKML_WORK_QUEUE_URL" not in variables
@@ -255,7 +254,7 @@ def test_fetch_discussions_consumes_the_work_queue_reporting_item_failures(synth
     )
 
 
-def test_only_fetch_patches_may_send_work(synth: Synth) -> None:
+def test_only_the_scheduled_jobs_may_send_work(synth: Synth) -> None:
     work_arn = {"Fn::GetAtt": [_queue_id(synth, "work"), "Arn"]}
     senders: set[str] = set()
     for policy in synth.resources("AWS::IAM::Policy").values():
@@ -267,13 +266,13 @@ def test_only_fetch_patches_may_send_work(synth: Synth) -> None:
             )
             if "sqs:SendMessage" in actions and statement["Resource"] == work_arn:
                 senders.update(role["Ref"] for role in policy["Properties"]["Roles"])
-    fetch_patches = synth.raw["Resources"][_function_id(synth, "fetch-patches")]
-    assert senders == {fetch_patches["Properties"]["Role"]["Fn::GetAtt"][0]}
+    scheduled = synth.raw["Resources"][_function_id(synth, "jobs")]
+    assert senders == {scheduled["Properties"]["Role"]["Fn::GetAtt"][0]}
 
 
 def test_queues_are_encrypted_and_ssl_only(synth: Synth) -> None:
     queues = synth.resources("AWS::SQS::Queue")
-    assert len(queues) == 6
+    assert len(queues) == 5
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     policies = synth.resources("AWS::SQS::QueuePolicy").values()
@@ -287,15 +286,16 @@ def test_queues_are_encrypted_and_ssl_only(synth: Synth) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "expression", "function", "detail"),
+    ("name", "expression"),
     [
-        ("hourly", "cron(0 0-2,4-23 * * ? *)", "fetch-patches", {}),
-        ("daily-full", "cron(0 3 * * ? *)", "fetch-patches", {"full": True}),
-        ("weekly-refresh", "cron(0 4 ? * SUN *)", "refresh-discussions", {"days": 14}),
+        # Not at 03:00, when the daily recipe does the hourly work (as the local scheduler).
+        ("hourly", "cron(0 0-2,4-23 * * ? *)"),
+        ("daily", "cron(0 3 * * ? *)"),
+        ("weekly", "cron(0 4 ? * SUN *)"),
     ],
 )
-def test_schedules_invoke_the_jobs_with_retries_and_a_dlq(
-    synth: Synth, name: str, expression: str, function: str, detail: dict[str, Any]
+def test_schedules_run_the_recipes_with_retries_and_a_dlq(
+    synth: Synth, name: str, expression: str
 ) -> None:
     schedule_id = _logical_id_of(
         synth, "AWS::Scheduler::Schedule", "Name", f"lkml-{synth.env}-{name}"
@@ -305,8 +305,8 @@ def test_schedules_invoke_the_jobs_with_retries_and_a_dlq(
     assert properties["ScheduleExpressionTimezone"] in ("UTC", "Etc/UTC")
     assert properties["State"] == "ENABLED"
     target = properties["Target"]
-    assert target["Arn"] == {"Fn::GetAtt": [_function_id(synth, function), "Arn"]}
-    assert json.loads(target["Input"]) == {"detail": detail}
+    assert target["Arn"] == {"Fn::GetAtt": [_function_id(synth, "jobs"), "Arn"]}
+    assert json.loads(target["Input"]) == {"detail": {"recipe": name}}
     assert 1 <= target["RetryPolicy"]["MaximumRetryAttempts"] <= 10
     assert 60 <= target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 86400
     assert target["DeadLetterConfig"]["Arn"] == {
@@ -321,6 +321,17 @@ def test_schedule_inputs_are_requests_the_jobs_accept(synth: Synth) -> None:
     for schedule in synth.resources("AWS::Scheduler::Schedule").values():
         event = json.loads(schedule["Properties"]["Target"]["Input"])
         JobRequest.model_validate(event["detail"])
+
+
+def test_every_scheduled_recipe_has_its_schedule(synth: Synth) -> None:
+    """What runs when is the recipes' to say: the stack adds and drops none."""
+    from lkml_assistant.services.recipes import SCHEDULED
+
+    names = {
+        schedule["Properties"]["Name"].removeprefix(f"lkml-{synth.env}-")
+        for schedule in synth.resources("AWS::Scheduler::Schedule").values()
+    }
+    assert names == {recipe.name for recipe in SCHEDULED}
 
 
 # -- API ---------------------------------------------------------------------------------------

@@ -9,19 +9,21 @@ settings. Errors are one line on stderr; ``--json`` puts the summary on stdout's
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from lkml_assistant import __version__
 from lkml_assistant.config import ConfigFileMissingError, Settings, load_settings
 from lkml_assistant.repositories import open_store
+from lkml_assistant.services.jobs import Jobs, RecipeSummary
+from lkml_assistant.services.recipes import BACKFILL, JobName
 from lkml_assistant.services.summary import JobSummary
-from lkml_assistant.wiring import lore_client, patchwork_client
 
 PROG = "lkml-assistant"
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE = 0, 1, 2
@@ -81,51 +83,70 @@ def _report(summary: JobSummary, as_json: bool) -> int:
     return EXIT_OK if summary.completed else EXIT_INCOMPLETE
 
 
-def cmd_fetch_patches(args: argparse.Namespace) -> int:
+@contextmanager
+def _jobs(settings: Settings, *, progress: bool = False) -> Iterator[Jobs]:
     from lkml_assistant.local.progress import terminal_progress
-    from lkml_assistant.services.fetch_patches import FetchPatches
 
-    settings = _load(args, projects=args.project or None)
-    _setup_logging(settings.log_level, args.verbose, args.quiet)
     with (
         open_store(settings) as store,
-        patchwork_client(settings) as client,
-        terminal_progress(enabled=sys.stderr.isatty() and not args.quiet) as progress,
+        terminal_progress(enabled=progress) as bars,
     ):
-        job = FetchPatches(store, client, server_tz=settings.patchwork_tz, progress=progress)
-        summary = job.run(settings.projects, since=args.since, full=args.full)
-    return _report(summary, args.json)
+        yield Jobs(settings, store, progress=bars)
+
+
+def _with_review_intel(jobs: Jobs, fetched: JobSummary, now: datetime, as_json: bool) -> int:
+    """Report a fetch after leaving the review intelligence current for what it wrote.
+
+    The fetch's summary stays the one line on stdout; review-intel's is logged, and with
+    ``--json`` nested under ``review_intel``."""
+    intel = jobs.then_review_intel(fetched, now)
+    for message in [*fetched.error_messages, *(intel.error_messages if intel else [])]:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+    if intel is not None:
+        logging.getLogger(__name__).info("%s", intel.line())
+    if as_json:
+        data = fetched.as_dict()
+        if intel is not None:
+            data["review_intel"] = intel.as_dict()
+        print(json.dumps(data, sort_keys=True), flush=True)
+    else:
+        print(fetched.line(), flush=True)
+    done = fetched.completed and (intel is None or intel.completed)
+    return EXIT_OK if done else EXIT_INCOMPLETE
+
+
+def cmd_fetch_patches(args: argparse.Namespace) -> int:
+    settings = _load(args, projects=args.project or None)
+    _setup_logging(settings.log_level, args.verbose, args.quiet)
+    now = datetime.now(UTC)
+    with _jobs(settings, progress=sys.stderr.isatty() and not args.quiet) as jobs:
+        summary = jobs.fetch_patches(now, full=args.full, since=args.since, windowed=False)
+        return _with_review_intel(jobs, summary, now, args.json)
 
 
 def cmd_fetch_discussions(args: argparse.Namespace) -> int:
-    from lkml_assistant.services.fetch_discussions import FetchDiscussions
-
     settings = _load(args, projects=args.project or None)
     _setup_logging(settings.log_level, args.verbose, args.quiet)
-    with open_store(settings) as store, lore_client(settings) as lore:
-        projects = settings.projects if not args.patch else []
-        summary = FetchDiscussions(store, lore).run(patch_ids=args.patch or [], projects=projects)
-    return _report(summary, args.json)
+    now = datetime.now(UTC)
+    with _jobs(settings) as jobs:
+        summary = jobs.fetch_discussions(now, patch_ids=args.patch or (), any_age=True)
+        return _with_review_intel(jobs, summary, now, args.json)
 
 
 def cmd_refresh_discussions(args: argparse.Namespace) -> int:
-    from lkml_assistant.services.refresh_discussions import RefreshDiscussions
-
     settings = _load(args)
     _setup_logging(settings.log_level, args.verbose, args.quiet)
-    with open_store(settings) as store, lore_client(settings) as lore:
-        summary = RefreshDiscussions(store, lore).run(days=args.days, full=args.full)
-    return _report(summary, args.json)
+    now = datetime.now(UTC)
+    with _jobs(settings) as jobs:
+        summary = jobs.refresh_discussions(now, days=args.days, full=args.full)
+        return _with_review_intel(jobs, summary, now, args.json)
 
 
 def cmd_review_intel(args: argparse.Namespace) -> int:
-    from lkml_assistant.services.review_intel import ReviewIntel
-
     settings = _load(args, projects=args.project or None)
     _setup_logging(settings.log_level, args.verbose, args.quiet)
-    since = datetime.now(UTC) - timedelta(days=args.days or settings.backfill_days)
-    with open_store(settings) as store:
-        summary = ReviewIntel(store).run(projects=settings.projects, since=since)
+    with _jobs(settings) as jobs:
+        summary = jobs.review_intel(datetime.now(UTC), days=args.days)
     return _report(summary, args.json)
 
 
@@ -148,60 +169,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from lkml_assistant.local.progress import terminal_progress
-    from lkml_assistant.local.service import JobsBusyError, LocalJobs, jobs_lock
+    from lkml_assistant.local.service import JobsBusyError, jobs_lock
 
     settings = _load(args)
     _setup_logging(settings.log_level, args.verbose, args.quiet)
     days = args.days or settings.backfill_days
     show = sys.stderr.isatty() and not args.quiet
     now = datetime.now(UTC)
+    parts: list[JobSummary] = []
     try:
-        with (
-            jobs_lock(settings),
-            open_store(settings) as store,
-            terminal_progress(enabled=show) as progress,
-        ):
-            jobs = LocalJobs(settings, store, progress=progress)
-            patches = jobs.fetch_patches(now, days=days)
-            if not args.json:
-                print(patches.line(), flush=True)
-            with _status("reading the review threads from lore", enabled=show):
-                threads = jobs.fetch_discussions(now, days=days)
-            intel = jobs.review_intel(now, days=days)
+        with jobs_lock(settings), _jobs(settings, progress=show) as jobs:
+            for step in BACKFILL.steps:
+                # Page counts show as progress bars; the other steps get a spinner.
+                spin = show and step.job is not JobName.FETCH_PATCHES
+                with _status(f"{step.label}: {STEP_ACTIVITY[step.job]}", enabled=spin):
+                    parts.append(jobs.run_step(step, now, days=days))
+                if not args.json:
+                    print(parts[-1].line(), flush=True)
     except JobsBusyError as exc:
         print(f"{PROG}: {exc}; stop it, or let it do the backfill", file=sys.stderr)
         return EXIT_INCOMPLETE
-    summary = BackfillSummary.of(days, [patches, threads, intel])
+    summary = RecipeSummary.of(BACKFILL.name, parts, days)
     if not args.json:
         for message in summary.error_messages:
             print(f"{PROG}: error: {message}", file=sys.stderr)
-        print(threads.line(), flush=True)
-        print(intel.line(), flush=True)
         return EXIT_OK if summary.completed else EXIT_INCOMPLETE
     return _report(summary, True)
 
 
-class BackfillSummary(JobSummary):
-    """Both jobs of a backfill in one summary: the sums, and each job's own in ``jobs``."""
-
-    job: str = "backfill"
-    days: int = 0
-    jobs: list[dict[str, object]] = Field(default_factory=list)
-
-    @classmethod
-    def of(cls, days: int, parts: Sequence[JobSummary]) -> BackfillSummary:
-        total = cls(days=days, jobs=[part.as_dict() for part in parts])
-        for part in parts:
-            for name in ("requests", "written", "unchanged", "skipped", "errors", "seconds"):
-                setattr(total, name, getattr(total, name) + getattr(part, name))
-            for reason, count in part.skip_reasons.items():
-                total.skip_reasons[reason] = total.skip_reasons.get(reason, 0) + count
-            total.error_messages.extend(part.error_messages)
-        statuses = {part.status for part in parts}
-        if statuses != {"ok"}:
-            total.status = "failed" if statuses == {"failed"} else "partial"
-        return total
+STEP_ACTIVITY = {
+    JobName.FETCH_PATCHES: "reading patches from Patchwork",
+    JobName.FETCH_DISCUSSIONS: "reading the review threads from lore",
+    JobName.REFRESH_DISCUSSIONS: "asking lore for new mail",
+    JobName.REVIEW_INTEL: "linking versions and deriving review status",
+}
 
 
 @contextmanager
@@ -304,9 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--days",
         type=_positive_int,
-        default=14,
         metavar="N",
-        help="threads of patches submitted in the last N days (default 14)",
+        help="threads of patches submitted in the last N days (default: LKML_REFRESH_DAYS, 14)",
     )
     refresh.add_argument(
         "--full", action="store_true", help="re-fetch every recent thread (the safety net)"

@@ -3,7 +3,9 @@
 
 Peers: moto's server (DynamoDB, SQS), the Patchwork test server, and real public-inbox.
 hourly event → patches in DynamoDB → one SQS message per thread → consumer → discussions in
-DynamoDB; a poisoned message ends in the dead-letter queue and the rest of its batch is kept.
+DynamoDB and review status; a poisoned message ends in the dead-letter queue and the rest of its
+batch is kept. "Now" is pinned just after the recorded dump, so windows do not move with the
+wall clock.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import boto3
 import pytest
 
 from lkml_assistant.config import load_settings
-from lkml_assistant.functions import consumer, jobs
+from lkml_assistant.functions import clock, consumer, jobs
+from lkml_assistant.functions.work_queue import SqsTaskQueue
 from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
+from lkml_assistant.services.jobs import Jobs
 from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
 
 pytestmark = pytest.mark.integration
@@ -31,11 +35,13 @@ WINDOW_START = datetime(2025, 11, 15, tzinfo=UTC)
 # The refresh test reads every thread twice; the dump's last two weeks (about 70 patches) do.
 SHORT_WINDOW_START = datetime(2025, 12, 15, tzinfo=UTC)
 MAX_RECEIVES = 2
+NOW = datetime(2025, 12, 30, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def deployment(aws, patchwork_server, public_inbox, monkeypatch):
     """Tables, work queue and dead-letter queue as the stack makes them, and the environment."""
+    monkeypatch.setattr(clock, "now", lambda: NOW)
     create_tables(boto3.client("dynamodb"), PATCHES, DISCUSSIONS)
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName="lkml-test-work-dlq")["QueueUrl"]
@@ -71,7 +77,17 @@ def deployment(aws, patchwork_server, public_inbox, monkeypatch):
 
 
 def window_days(start: datetime = WINDOW_START) -> int:
-    return (datetime.now(UTC) - start).days + 1
+    return (NOW - start).days + 1
+
+
+def steps(result: dict) -> dict[str, dict]:
+    """A recipe's result: each step's own summary, by job."""
+    return {part["job"]: part for part in result["jobs"]}
+
+
+def run(recipe: str, context: InvocationContext | None = None, **detail) -> dict:
+    event = scheduled_event({"recipe": recipe, **detail}, recipe)
+    return jobs.handler(event, context or InvocationContext("lkml-test-jobs"))
 
 
 def queue_depth(sqs, url: str) -> int:
@@ -91,19 +107,27 @@ def open_dynamodb() -> DynamoDbStore:
 
 def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment, capsys):
     sqs, queue_url = deployment["sqs"], deployment["queue_url"]
-    hourly = jobs.fetch_patches(
-        scheduled_event({"days": window_days()}), InvocationContext("lkml-test-fetch-patches")
-    )
+    hourly = run("hourly", days=window_days())
     assert hourly["status"] == "ok" and hourly["errors"] == 0
-    assert 100 < hourly["patches_seen"] < 400
-    assert hourly["written"] >= hourly["patches_seen"]
+    assert list(steps(hourly)) == ["fetch-patches", "fetch-discussions", "review-intel"]
+    crawl = steps(hourly)["fetch-patches"]
+    assert 100 < crawl["patches_seen"] < 400
+    assert crawl["written"] >= crawl["patches_seen"]
     # One message per thread: fewer threads than patches, since series share theirs.
-    queued = hourly["threads_queued"]
-    assert 0 < queued < hourly["patches_seen"]
+    queued = steps(hourly)["fetch-discussions"]["threads_queued"]
+    assert 0 < queued < crawl["patches_seen"]
     assert queue_depth(sqs, queue_url) == queued
+    scheduled_output = capsys.readouterr().out
 
     with open_dynamodb() as store:
         newest = store.patches.page_patches(PatchQuery(project="netfilter-devel"), limit=5)
+        # Review status is there at once, from Patchwork alone: nothing was read from lore yet.
+        window = [
+            p.id
+            for p in store.patches.page_patches(PatchQuery(project="netfilter-devel"), limit=400)
+        ]
+        before = {pid: r.status for pid, r in store.reviews.get_reviews(window).items()}
+        assert before and "reviewed" not in before.values()
         assert [p.date for p in newest] == sorted((p.date for p in newest), reverse=True)
         assert store.discussions.get_discussion(newest[0].id) is None
 
@@ -131,15 +155,20 @@ def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment,
         assert reviewed, "some patch of the window was answered on the list"
         thread = store.discussions.thread_messages(reviewed[0].thread_root or "")
         assert thread and thread[0].message_id == reviewed[0].thread_root
+        # The consumer left the review status current for what it read: no hour to wait.
+        after = {pid: r.status for pid, r in store.reviews.get_reviews(window).items()}
+        changed = {pid for pid in before if after[pid] != before[pid]}
+        assert {after[pid] for pid in changed} >= {"reviewed", "in-discussion"}
 
     # The metrics went out in embedded metric format, under our namespace and dimensions.
+    consumer_output = capsys.readouterr().out
     emf = [
         json.loads(line)
-        for line in capsys.readouterr().out.splitlines()
+        for line in (scheduled_output + consumer_output).splitlines()
         if line.startswith("{") and '"_aws"' in line
     ]
     jobs_seen = {doc.get("Job") for doc in emf}
-    assert {"fetch-patches", "fetch-discussions"} <= jobs_seen
+    assert {"fetch-patches", "fetch-discussions", "review-intel"} <= jobs_seen
     names = {
         metric["Name"]
         for doc in emf
@@ -151,21 +180,24 @@ def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment,
         d["Namespace"] == "LkmlAssistant" for doc in emf for d in doc["_aws"]["CloudWatchMetrics"]
     )
     # The consumer's figures are the batch's own: its lore requests, what it wrote.
-    consumed = [doc for doc in emf if doc.get("Job") == "fetch-discussions"]
+    consumed = [
+        json.loads(line)
+        for line in consumer_output.splitlines()
+        if line.startswith("{") and '"_aws"' in line and '"Job": "fetch-discussions"' in line
+    ]
     assert len(consumed) == drained.invocations
     assert sum(doc["ApiCalls"][0] for doc in consumed) >= queued
     assert sum(doc["RecordsWritten"][0] for doc in consumed) > 0
 
     # The next hour, with nothing new upstream: nothing written, nothing queued.
-    again = jobs.fetch_patches(scheduled_event(), InvocationContext("lkml-test-fetch-patches"))
-    assert again["status"] == "ok" and again["written"] == 0 and again["threads_queued"] == 0
+    again = run("hourly")
+    assert again["status"] == "ok" and again["written"] == 0
+    assert steps(again)["fetch-discussions"]["threads_queued"] == 0
 
 
 def test_poisoned_message_goes_to_the_dead_letter_queue_and_the_batch_survives(deployment):
     sqs, queue_url, dlq_url = deployment["sqs"], deployment["queue_url"], deployment["dlq_url"]
-    jobs.fetch_patches(
-        scheduled_event({"days": window_days()}), InvocationContext("lkml-test-fetch-patches")
-    )
+    run("hourly", days=window_days())
     # Drop the real work down to a few tasks, then add one that can never be processed.
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     keep = messages[:3]
@@ -189,35 +221,32 @@ def test_poisoned_message_goes_to_the_dead_letter_queue_and_the_batch_survives(d
 
 def test_scheduled_refresh_queues_only_threads_with_new_mail(deployment):
     sqs, queue_url = deployment["sqs"], deployment["queue_url"]
-    jobs.fetch_patches(
-        scheduled_event({"days": window_days(SHORT_WINDOW_START)}),
-        InvocationContext("lkml-test-fetch-patches"),
-    )
+    run("backfill", days=window_days(SHORT_WINDOW_START))
     first = drain_queue(sqs, queue_url, consumer.fetch_discussions)
     assert first.records > 10 and first.failures == []
-    weekly = {"days": window_days(SHORT_WINDOW_START), "full": True}
-    full = jobs.refresh_discussions(scheduled_event(weekly, "weekly"), InvocationContext())
-    # The full refresh re-reads every recent thread.
+    weekly = run("weekly", days=window_days(SHORT_WINDOW_START))
+    assert list(steps(weekly)) == ["refresh-discussions", "review-intel"]
+    # The weekly run re-reads every thread of the window, through the queue.
+    full = steps(weekly)["refresh-discussions"]
     assert full["status"] == "ok" and 0 < full["threads_queued"] <= first.records
     again = drain_queue(sqs, queue_url, consumer.fetch_discussions)
     assert again.records == full["threads_queued"] and again.failures == []
     # Incremental: the archive received nothing since, so one search per list and no work.
-    quiet = jobs.refresh_discussions(
-        scheduled_event({"days": window_days(SHORT_WINDOW_START)}, "weekly"), InvocationContext()
-    )
-    assert quiet["status"] == "ok" and quiet["threads_queued"] == 0
+    with open_dynamodb() as store:
+        aws_jobs = Jobs(load_settings(), store, queue=SqsTaskQueue(deployment["queue_url"]))
+        quiet = aws_jobs.refresh_discussions(NOW, days=window_days(SHORT_WINDOW_START))
+    assert quiet.status == "ok" and quiet.threads_queued == 0
     assert queue_depth(sqs, queue_url) == 0
 
 
 def test_a_crawl_short_of_time_pauses_and_the_next_invocation_resumes(deployment, monkeypatch):
     """A Lambda timeout is not a failure: the crawl checkpoints its page and goes on later."""
     monkeypatch.setenv("LKML_PAGE_SIZE", "20")
-    event = scheduled_event({"days": window_days()})
     results = []
     for _ in range(20):
         # Each invocation has time for four pages (the project check counts as one look).
-        context = InvocationContext("lkml-test-fetch-patches", looks_before_deadline=5)
-        results.append(jobs.fetch_patches(event, context))
+        context = InvocationContext("lkml-test-jobs", looks_before_deadline=5)
+        results.append(steps(run("hourly", context, days=window_days()))["fetch-patches"])
         if not results[-1]["more"]:
             break
     assert all(r["status"] == "ok" and r["errors"] == 0 for r in results)

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
-from lkml_assistant.functions import jobs
+from lkml_assistant.functions import clock, jobs
 from tests.lambda_runtime import InvocationContext
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 
@@ -27,27 +29,50 @@ def scheduled_event(detail: dict | None = None) -> dict:
     }
 
 
-def test_scheduled_fetch_patches_then_discussions(tmp_path, monkeypatch, public_inbox):
+# A moment just after the recorded dump's last patch (2025-12-29), whatever the wall clock says.
+NOW = datetime(2025, 12, 30, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pinned_clock(monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: NOW)
+
+
+def steps(result: dict) -> dict[str, dict]:
+    return {part["job"]: part for part in result["jobs"]}
+
+
+def test_scheduled_recipes_run_their_steps(tmp_path, monkeypatch, public_inbox, pinned_clock):
     with run_patchwork_server(PatchworkData.from_dump()) as server:
         monkeypatch.setenv("LKML_PATCHWORK_URL", server.url)
         monkeypatch.setenv("LKML_LORE_URL", public_inbox.url)
         monkeypatch.setenv("LKML_PROJECTS", "netfilter-devel")
         monkeypatch.setenv("LKML_STORE", f"sqlite:///{tmp_path}/s.sqlite3")
         monkeypatch.setenv("LKML_REQUEST_INTERVAL", "0")
+        monkeypatch.setenv("LKML_BACKFILL_DAYS", "3650")
         # No work queue configured: the threads are fetched in the same invocation.
-        first = jobs.fetch_patches(scheduled_event({"days": 3650}), InvocationContext())
-        assert first["job"] == "fetch-patches" and first["patches_seen"] == 2060
-        discussions = first["discussions"]
-        assert discussions["threads_fetched"] > 500 and discussions["errors"] == 0
-        again = jobs.fetch_patches(
-            scheduled_event({"full": True, "days": 3650}), InvocationContext()
-        )
+        first = jobs.handler(scheduled_event({"recipe": "backfill"}), InvocationContext())
+        assert first["job"] == "backfill" and first["status"] == "ok"
+        done = steps(first)
+        assert list(done) == ["fetch-patches", "fetch-discussions", "review-intel"]
+        assert done["fetch-patches"]["patches_seen"] == 2060
+        assert done["fetch-discussions"]["threads_fetched"] > 500
+        assert done["review-intel"]["chains"] > 0
+        # An hour later nothing is new: nothing read from lore, nothing written.
+        again = jobs.handler(scheduled_event({"recipe": "hourly"}), InvocationContext())
         assert again["written"] == 0 and again["status"] == "ok"
-        assert again["discussions"]["threads_fetched"] == 0
-        refresh = jobs.refresh_discussions(scheduled_event({"days": 3650}), InvocationContext())
-        assert refresh["job"] == "refresh-discussions" and refresh["errors"] == 0
+        assert steps(again)["fetch-discussions"]["threads_fetched"] == 0
+        weekly = jobs.handler(scheduled_event({"recipe": "weekly", "days": 7}), InvocationContext())
+        assert list(steps(weekly)) == ["refresh-discussions", "review-intel"]
+        refresh = steps(weekly)["refresh-discussions"]
+        assert refresh["threads_fetched"] > 0 and refresh["errors"] == 0
+        assert weekly["status"] == "ok"
 
 
-def test_unknown_event_detail_is_refused():
+@pytest.mark.parametrize(
+    "detail",
+    [{}, {"recipe": "nightly"}, {"recipe": "daily", "ful": True}, {"recipe": "hourly", "days": 0}],
+)
+def test_a_bad_event_detail_is_refused(detail):
     with pytest.raises(ValidationError):
-        jobs.fetch_patches(scheduled_event({"ful": True}), InvocationContext())
+        jobs.handler(scheduled_event(detail), InvocationContext())

@@ -19,8 +19,9 @@ from lkml_assistant.local.scheduler import (
     Scheduler,
     Step,
 )
-from lkml_assistant.local.service import DAILY, HOURLY, WEEKLY, LocalJobs, standard_schedules
+from lkml_assistant.local.service import standard_schedules
 from lkml_assistant.repositories.sqlite import SqliteStore
+from lkml_assistant.services import jobs as service_jobs
 from lkml_assistant.services.summary import JobSummary
 
 # A Wednesday, mid-morning.
@@ -64,9 +65,9 @@ class Jobs:
 
 def schedules(jobs: Jobs) -> list[Schedule]:
     return [
-        Schedule("hourly", HOURLY, (jobs.step("h-patches"), jobs.step("h-threads"))),
-        Schedule("daily", DAILY, (jobs.step("d-full"),), covers=frozenset({"hourly"})),
-        Schedule("weekly", WEEKLY, (jobs.step("w-refresh"),)),
+        Schedule("hourly", "0 * * * *", (jobs.step("h-patches"), jobs.step("h-threads"))),
+        Schedule("daily", "0 3 * * *", (jobs.step("d-full"),), covers=frozenset({"hourly"})),
+        Schedule("weekly", "0 4 * * SUN", (jobs.step("w-refresh"),)),
     ]
 
 
@@ -97,11 +98,11 @@ def started(store):
 def test_standard_schedules_run_hourly_at_three_daily_and_sunday_mornings(tmp_path):
     settings = load_settings(store=f"sqlite:///{tmp_path}/s.sqlite3", projects=["p"])
     with SqliteStore(settings.sqlite_path) as store:
-        found = {s.name: s for s in standard_schedules(LocalJobs(settings, store))}
+        found = {s.name: s for s in standard_schedules(service_jobs.Jobs(settings, store))}
     assert {name: s.cron for name, s in found.items()} == {
         "hourly": "0 * * * *",
         "daily": "0 3 * * *",
-        "weekly": "0 4 * * 0",
+        "weekly": "0 4 * * SUN",
     }
     assert found["hourly"].next_after(START) == datetime(2025, 7, 2, 11, 0, tzinfo=UTC)
     # On the hour itself, the next slot is the one after.

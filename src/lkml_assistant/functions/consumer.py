@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from lkml_assistant.config import load_settings
+from lkml_assistant.functions import clock
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories import open_store
@@ -59,7 +60,7 @@ def fetch_discussions(
                     processor.process()
         finally:
             # Also when every record failed and the batch raises for SQS to retry it all.
-            record_job(summary, source="lore")
+            record_job(summary)
             logger.remove_keys(["sqs_message_id"])
             logger.info(
                 summary.line(),
@@ -68,4 +69,9 @@ def fetch_discussions(
                     "failed_records": len(processor.fail_messages),
                 },
             )
+        # What this batch changed shows in the chains and review statuses at once.
+        intel = jobs.then_review_intel(summary, clock.now())
+        if intel is not None:
+            record_job(intel)
+            logger.info(intel.line(), extra={"summary": intel.as_dict()})
     return processor.response()

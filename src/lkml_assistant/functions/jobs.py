@@ -1,34 +1,33 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The scheduled jobs as Lambda handlers: thin, over :class:`lkml_assistant.services.jobs.Jobs`.
+"""The scheduled jobs as one Lambda handler, thin, over :class:`lkml_assistant.services.jobs.Jobs`.
 
-* ``fetch_patches`` (EventBridge schedule): patches, series and states; then one SQS message
-  per thread to fetch (``LKML_WORK_QUEUE_URL``), and the version chains and review status
-  of the window (ReviewIntel, from the store). The daily run (``{"full": true}``) also queues
-  a re-read of the recent threads. A crawl that runs short of time pauses at a page and says
-  ``more``; the next invocation resumes it.
-* ``fetch_discussions`` (the SQS consumer) is in :mod:`.consumer`, so that these scheduled
-  functions do not load the batch utilities at every cold start, nor the consumer these.
-* ``refresh_discussions`` (EventBridge schedule): the threads of recent patches that received
-  mail, queued like the others.
+EventBridge Scheduler invokes ``handler`` with ``{"detail": {"recipe": NAME}}``, one schedule
+per scheduled recipe of :mod:`lkml_assistant.services.recipes` (hourly, daily, weekly); the
+same recipes ``serve`` runs locally. The threads a recipe's discussion steps need are sent to
+the work queue (``LKML_WORK_QUEUE_URL``), one message each, for the SQS consumer
+``fetch_discussions`` (in :mod:`.consumer`, so that this function does not load the batch
+utilities at every cold start, nor the consumer these). A crawl that runs short of time pauses
+at a page and says ``more``; the next invocation resumes it.
 
-The event's ``detail`` may narrow a run: ``{"full": true}``, ``{"projects": [...]}``,
-``{"days": N}``. Anything else is refused. Settings come from the function's environment.
+A manual invocation may narrow a run: ``{"recipe": "backfill", "projects": [...], "days": N}``.
+Anything else in ``detail`` is refused. Settings come from the function's environment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lkml_assistant.config import Settings, load_settings
+from lkml_assistant.functions import clock
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.fetch_discussions import TaskQueue
 from lkml_assistant.services.jobs import Jobs
+from lkml_assistant.services.recipes import RECIPES
 
 
 class JobRequest(BaseModel):
@@ -36,9 +35,16 @@ class JobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    full: bool = False
+    recipe: str
     projects: list[str] = Field(default_factory=list)
     days: int | None = Field(None, ge=1, le=3650)
+
+    @field_validator("recipe")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in RECIPES:
+            raise ValueError(f"unknown recipe {name!r}; one of {', '.join(sorted(RECIPES))}")
+        return name
 
 
 def _request(event: dict[str, Any]) -> JobRequest:
@@ -64,43 +70,16 @@ def _time_left(context: object) -> Callable[[], float] | None:
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def fetch_patches(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
     request = _request(event)
     settings = load_settings()
-    now = datetime.now(UTC)
     with open_store(settings) as store:
         jobs = Jobs(settings, store, queue=_queue(settings), time_left=_time_left(context))
-        summary = jobs.fetch_patches(
-            now, full=request.full, days=request.days, projects=request.projects
+        summary = jobs.run_recipe(
+            RECIPES[request.recipe], clock.now(), days=request.days, projects=request.projects
         )
-        record_job(summary, source="patchwork")
-        result = summary.as_dict()
-        if jobs.queue is None:
-            # No work queue configured: the threads are fetched in this invocation.
-            result["discussions"] = jobs.fetch_discussions(now, days=request.days).as_dict()
-        # Versions and review status from what the store holds: the threads queued an hour
-        # ago have been read by now.
-        result["review_intel"] = jobs.review_intel(now, days=request.days).as_dict()
-        if request.full:
-            refresh = jobs.refresh_discussions(now, days=settings.refresh_days, full=True)
-            result["refresh"] = refresh.as_dict()
+    for part in summary.parts:
+        record_job(part)
+    result = summary.as_dict()
     logger.info(summary.line(), extra={"summary": result})
     return result
-
-
-@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def refresh_discussions(
-    event: dict[str, Any], context: LambdaContext | None = None
-) -> dict[str, Any]:
-    request = _request(event)
-    settings = load_settings()
-    with open_store(settings) as store:
-        jobs = Jobs(settings, store, queue=_queue(settings))
-        summary = jobs.refresh_discussions(
-            datetime.now(UTC), days=request.days or settings.backfill_days, full=request.full
-        )
-    record_job(summary, source="lore")
-    logger.info(summary.line(), extra={"summary": summary.as_dict()})
-    return summary.as_dict()

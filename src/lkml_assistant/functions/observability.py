@@ -60,10 +60,24 @@ def _tracer() -> _HandlerTracer:
 tracer = _tracer()
 
 
-def record_job(summary: JobSummary, *, source: str) -> None:
-    """Add one job run's figures to the metrics flushed at the end of the invocation."""
+# Which upstream each job reads; review-intel reads only the store.
+SOURCES = {
+    "fetch-patches": "patchwork",
+    "fetch-discussions": "lore",
+    "refresh-discussions": "lore",
+    "review-intel": "store",
+}
+
+
+def record_job(summary: JobSummary) -> None:
+    """Add one job run's figures to the metrics flushed at the end of the invocation.
+
+    A recipe runs several jobs in one invocation, each with its own ``Job`` dimension: the
+    figures of the job before are flushed first, as their own EMF record."""
+    if metrics.metric_set:
+        metrics.flush_metrics()
     metrics.add_dimension(name="Job", value=summary.job)
-    metrics.add_dimension(name="Source", value=source)
+    metrics.add_dimension(name="Source", value=SOURCES.get(summary.job, "store"))
     metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=summary.requests)
     if summary.requests:
         latency = 1000 * summary.upstream_seconds / summary.requests

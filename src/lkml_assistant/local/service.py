@@ -6,17 +6,10 @@ runs the jobs, both on one store. Signals are handled here, in the main thread, 
 SIGTERM and Ctrl-C stop both cleanly: the API stops taking requests, the job in progress gets
 a grace period to end, and a job still running after it is abandoned (safe to repeat).
 
-The schedules (UTC):
-
-* ``hourly`` at minute 0: fetch-patches (incremental), then fetch-discussions of the patches
-  that have no thread yet or a stale one;
-* ``daily`` at 03:00: fetch-patches --full over the backfill window, fetch-discussions,
-  refresh-discussions --full over ``refresh_days``; it includes the 03:00 hourly run;
-* ``weekly`` on Sundays at 04:00: refresh-discussions --full over the whole backfill window,
-  for late replies to patches older than the daily window.
-
-A project that was never synced is backfilled (``backfill_days``) instead of crawled from
-its beginning: at start, and by any later run until that succeeds.
+What runs when is :mod:`lkml_assistant.services.recipes` (hourly, daily at 03:00, Sundays at
+04:00, and the backfill of a first start); every thread is fetched in this process. A
+project that was never synced is backfilled (``backfill_days``) instead of crawled from its
+beginning: at start, and by any later run until that succeeds.
 """
 
 from __future__ import annotations
@@ -30,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from types import FrameType
 from typing import IO, Any
 
@@ -39,14 +33,12 @@ from lkml_assistant.config import Settings
 from lkml_assistant.repositories import open_store
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.jobs import Jobs
+from lkml_assistant.services.recipes import BACKFILL, SCHEDULED, Recipe
 
 from .scheduler import Backfill, Clock, Schedule, Scheduler, Step, SystemClock
 
 log = logging.getLogger(__name__)
 
-HOURLY = "0 * * * *"
-DAILY = "0 3 * * *"
-WEEKLY = "0 4 * * 0"
 # Seconds a job in progress may take to end after a stop was asked for.
 SHUTDOWN_GRACE = 10.0
 
@@ -55,65 +47,29 @@ class JobsBusyError(RuntimeError):
     """Another process runs the jobs of this store."""
 
 
-# --- the jobs, one small function each, like functions/jobs.py ---------------------------------
+# --- the recipes as schedules ------------------------------------------------------------------
 
 
-class LocalJobs(Jobs):
-    """The jobs as `serve` runs them: every thread fetched in this process, no time limit."""
+def _steps(jobs: Jobs, recipe: Recipe) -> tuple[Step, ...]:
+    return tuple(Step(step.label, partial(jobs.run_step, step)) for step in recipe.steps)
 
 
-def standard_schedules(jobs: LocalJobs) -> list[Schedule]:
-    settings = jobs.settings
-    fetch = Step("fetch-patches", jobs.fetch_patches)
-    discussions = Step("fetch-discussions", jobs.fetch_discussions)
-    intel = Step("review-intel", jobs.review_intel)
+def standard_schedules(jobs: Jobs) -> list[Schedule]:
+    """The scheduled recipes, each a schedule of the local scheduler."""
     return [
         Schedule(
-            "hourly", HOURLY, (fetch, discussions, intel), description="new patches and threads"
-        ),
-        Schedule(
-            "daily",
-            DAILY,
-            (
-                Step("fetch-patches --full", lambda now: jobs.fetch_patches(now, full=True)),
-                discussions,
-                Step(
-                    "refresh-discussions --full",
-                    lambda now: jobs.refresh_discussions(
-                        now, days=settings.refresh_days, full=True
-                    ),
-                ),
-                intel,
-            ),
-            covers=frozenset({"hourly"}),
-            description="the full refresh",
-        ),
-        Schedule(
-            "weekly",
-            WEEKLY,
-            (
-                Step(
-                    "refresh-discussions --full",
-                    lambda now: jobs.refresh_discussions(
-                        now, days=settings.backfill_days, full=True
-                    ),
-                ),
-                intel,
-            ),
-            description="threads of every patch in the backfill window",
-        ),
+            recipe.name,
+            recipe.cron or "",
+            _steps(jobs, recipe),
+            covers=recipe.covers,
+            description=recipe.description,
+        )
+        for recipe in SCHEDULED
     ]
 
 
-def standard_backfill(jobs: LocalJobs) -> Backfill:
-    return Backfill(
-        needed=lambda: bool(jobs.projects_never_synced()),
-        steps=(
-            Step("fetch-patches", jobs.fetch_patches),
-            Step("fetch-discussions", jobs.fetch_discussions),
-            Step("review-intel", jobs.review_intel),
-        ),
-    )
+def standard_backfill(jobs: Jobs) -> Backfill:
+    return Backfill(needed=lambda: bool(jobs.projects_never_synced()), steps=_steps(jobs, BACKFILL))
 
 
 # --- one job runner per store ------------------------------------------------------------------
@@ -176,7 +132,7 @@ class LocalService:
         self.shutdown_grace = shutdown_grace
         self._own_store = store is None
         self.store: Store = store if store is not None else open_store(settings)
-        self.jobs = LocalJobs(settings, self.store)
+        self.jobs = Jobs(settings, self.store)
         self.scheduler = Scheduler(
             self.store.runs,
             standard_schedules(self.jobs),

@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The jobs as the schedules run them: one service layer for `serve` and for Lambda.
+"""The jobs as every entry point runs them: one service layer for `serve`, the CLI and Lambda.
 
-Each job is a small method over the services, wired from settings for one store. ``now``
-comes from the caller's clock. Two things differ between the two ways of running, and both
-are given here rather than decided inside the services:
+What runs when is :mod:`lkml_assistant.services.recipes`; this module carries a recipe's
+steps out, each over the window its settings name. ``now`` comes from the caller's clock.
+Two things differ between the ways of running, and both are given here rather than decided
+inside the services:
 
 * ``queue``: on AWS the threads to fetch are sent to SQS, one message each, for the
   ``fetch_discussions`` function; locally (no queue) they are fetched in this process.
 * ``time_left``: a Lambda invocation's remaining seconds; a long crawl pauses and the next
   invocation resumes it.
+
+Whatever fetches leaves the review intelligence current for what it changed: a recipe ends
+with review-intel, and :meth:`Jobs.then_review_intel` follows a single fetch that wrote.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import ClassVar
+
+from pydantic import Field, PrivateAttr
 
 from lkml_assistant.config import Settings
 from lkml_assistant.models.records import ThreadTask
@@ -23,11 +30,54 @@ from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary
 from lkml_assistant.services.fetch_discussions import FetchDiscussions, TaskQueue, plan_threads
 from lkml_assistant.services.fetch_patches import FetchPatches, FetchPatchesSummary, Progress
+from lkml_assistant.services.recipes import JobName, Recipe, RecipeStep, Window
 from lkml_assistant.services.refresh_discussions import RefreshDiscussions, RefreshSummary
 from lkml_assistant.services.review_intel import ReviewIntel, ReviewIntelSummary
-from lkml_assistant.services.summary import recorded_run
+from lkml_assistant.services.summary import JobSummary, recorded_run
 from lkml_assistant.sources.http import UpstreamError
 from lkml_assistant.wiring import lore_client, patchwork_client
+
+
+class QueuedThreadsSummary(JobSummary):
+    """fetch-discussions with a work queue: the threads were sent, not fetched."""
+
+    job: str = str(JobName.FETCH_DISCUSSIONS)
+    threads_queued: int = 0
+
+    line_fields: ClassVar[tuple[tuple[str, str], ...]] = (("threads_queued", "threads queued"),)
+
+
+class RecipeSummary(JobSummary):
+    """A recipe's steps in one summary: the sums, and each step's own summary in ``jobs``."""
+
+    days: int | None = Field(None, description="The window asked for instead of the settings'.")
+    jobs: list[dict[str, object]] = Field(default_factory=list)
+    _parts: tuple[JobSummary, ...] = PrivateAttr(())
+
+    @property
+    def parts(self) -> tuple[JobSummary, ...]:
+        """Each step's own summary, in order."""
+        return self._parts
+
+    @classmethod
+    def of(cls, name: str, parts: Sequence[JobSummary], days: int | None = None) -> RecipeSummary:
+        total = cls(job=name, days=days, jobs=[part.as_dict() for part in parts])
+        total._parts = tuple(parts)
+        for part in parts:
+            for key in ("requests", "written", "unchanged", "skipped", "errors", "seconds"):
+                setattr(total, key, getattr(total, key) + getattr(part, key))
+            total.upstream_seconds += part.upstream_seconds
+            for reason, count in part.skip_reasons.items():
+                total.skip_reasons[reason] = total.skip_reasons.get(reason, 0) + count
+            total.error_messages.extend(part.error_messages)
+        statuses = {part.status for part in parts}
+        if statuses - {"ok"}:
+            total.status = "failed" if statuses == {"failed"} else "partial"
+        return total
+
+    def line(self) -> str:
+        """One line: the recipe, then each step's own summary line."""
+        return " | ".join([f"{self.job} [{self.status}]", *(part.line() for part in self._parts)])
 
 
 class ThreadFetcher:
@@ -67,6 +117,47 @@ class Jobs:
         self.queue = queue
         self.time_left = time_left
 
+    # -- recipes -------------------------------------------------------------------------------
+
+    def run_recipe(
+        self,
+        recipe: Recipe,
+        now: datetime,
+        *,
+        days: int | None = None,
+        projects: Sequence[str] = (),
+    ) -> RecipeSummary:
+        """Every step of ``recipe``, in order; ``days`` replaces every step's window."""
+        parts = [self.run_step(step, now, days=days, projects=projects) for step in recipe.steps]
+        return RecipeSummary.of(recipe.name, parts, days)
+
+    def run_step(
+        self,
+        step: RecipeStep,
+        now: datetime,
+        *,
+        days: int | None = None,
+        projects: Sequence[str] = (),
+    ) -> JobSummary:
+        """One step of a recipe, over its window (or ``days``)."""
+        window = days or self.window_days(step.window)
+        match step.job:
+            case JobName.FETCH_PATCHES:
+                # Incremental unless full or a window is asked for (or never synced).
+                crawl_days = window if step.full or days else None
+                return self.fetch_patches(now, full=step.full, days=crawl_days, projects=projects)
+            case JobName.FETCH_DISCUSSIONS:
+                return self.fetch_discussions(now, days=window, projects=projects)
+            case JobName.REFRESH_DISCUSSIONS:
+                return self.refresh_discussions(now, days=window, full=step.full)
+            case JobName.REVIEW_INTEL:
+                return self.review_intel(now, days=window, projects=projects)
+
+    def window_days(self, window: Window) -> int:
+        if window is Window.REFRESH:
+            return self.settings.refresh_days
+        return self.settings.backfill_days
+
     def window_start(self, now: datetime, days: int | None = None) -> datetime:
         return now - timedelta(days=days or self.settings.backfill_days)
 
@@ -74,19 +165,33 @@ class Jobs:
         wanted = projects or self.settings.projects
         return [p for p in wanted if self.store.cursors.get_cursor(p) is None]
 
+    def then_review_intel(
+        self, summary: JobSummary, now: datetime, *, projects: Sequence[str] = ()
+    ) -> ReviewIntelSummary | None:
+        """After a single fetch (CLI, queue consumer): review-intel, if the fetch wrote."""
+        if not summary.written:
+            return None
+        return self.review_intel(now, projects=projects)
+
+    # -- the jobs ------------------------------------------------------------------------------
+
     def fetch_patches(
         self,
         now: datetime,
         *,
         full: bool = False,
         days: int | None = None,
+        since: datetime | None = None,
         projects: Sequence[str] = (),
+        windowed: bool = True,
     ) -> FetchPatchesSummary:
-        """Patches, series and states; with a queue, then the threads they need, queued."""
+        """Patches, series and states: incremental, or re-crawled from the window's start.
+
+        A project never synced starts at the window, not at its first patch years ago;
+        ``windowed=False`` (the CLI) crawls from ``since``, or from the beginning."""
         wanted = list(projects or self.settings.projects)
-        # A project never synced starts at the window, not at its first patch years ago.
-        since = None
-        if full or days or self.projects_never_synced(wanted):
+        needs_window = full or days or self.projects_never_synced(wanted)
+        if since is None and windowed and needs_window:
             since = self.window_start(now, days)
         with patchwork_client(self.settings) as client:
             job = FetchPatches(
@@ -96,28 +201,39 @@ class Jobs:
                 progress=self.progress,
                 time_left=self.time_left,
             )
-            summary = job.run(wanted, since=since, full=full)
+            return job.run(wanted, since=since, full=full)
+
+    def fetch_discussions(
+        self,
+        now: datetime,
+        *,
+        days: int | None = None,
+        projects: Sequence[str] = (),
+        patch_ids: Sequence[int] = (),
+        any_age: bool = False,
+    ) -> DiscussionSummary | QueuedThreadsSummary:
+        """The threads of the window's patches that have none yet or a stale one.
+
+        With a queue they are sent to it, one task per thread; else fetched here. Given
+        ``patch_ids``, those patches' threads; with ``any_age``, of every stored patch."""
+        wanted = list(projects or self.settings.projects) if not patch_ids else []
+        since = None if patch_ids or any_age else self.window_start(now, days)
         if self.queue is not None:
-            summary.threads_queued = self.queue_discussions(now, days=days, projects=wanted)
-        return summary
-
-    def queue_discussions(
-        self, now: datetime, *, days: int | None = None, projects: Sequence[str] = ()
-    ) -> int:
-        """Send one task per thread still to fetch (AWS); returns how many were queued."""
-        assert self.queue is not None, "queue_discussions needs a queue"
-        tasks = plan_threads(
-            self.store,
-            projects=projects or self.settings.projects,
-            since=self.window_start(now, days),
-        )
-        return self.queue.send(tasks) if tasks else 0
-
-    def fetch_discussions(self, now: datetime, *, days: int | None = None) -> DiscussionSummary:
+            return self._queue_threads(since=since, projects=wanted, patch_ids=patch_ids)
         with lore_client(self.settings) as lore:
             return FetchDiscussions(self.store, lore).run(
-                projects=self.settings.projects, since=self.window_start(now, days)
+                patch_ids=patch_ids, projects=wanted, since=since
             )
+
+    def _queue_threads(
+        self, *, since: datetime | None, projects: Sequence[str], patch_ids: Sequence[int]
+    ) -> QueuedThreadsSummary:
+        assert self.queue is not None
+        summary = QueuedThreadsSummary()
+        with recorded_run(self.store, summary):
+            tasks = plan_threads(self.store, patch_ids=patch_ids, projects=projects, since=since)
+            summary.threads_queued = self.queue.send(tasks) if tasks else 0
+        return summary
 
     def fetch_threads(self, tasks: Sequence[ThreadTask]) -> DiscussionSummary:
         """Fetch threads planned elsewhere, going on past failures."""
@@ -134,14 +250,19 @@ class Jobs:
             with recorded_run(self.store, summary, lore.http):
                 yield ThreadFetcher(job, summary)
 
-    def review_intel(self, now: datetime, *, days: int | None = None) -> ReviewIntelSummary:
+    def review_intel(
+        self, now: datetime, *, days: int | None = None, projects: Sequence[str] = ()
+    ) -> ReviewIntelSummary:
         """Version chains and review status of the window's patches, from the store alone."""
         return ReviewIntel(self.store).run(
-            projects=self.settings.projects, since=self.window_start(now, days)
+            projects=projects or self.settings.projects, since=self.window_start(now, days)
         )
 
-    def refresh_discussions(self, now: datetime, *, days: int, full: bool) -> RefreshSummary:
+    def refresh_discussions(
+        self, now: datetime, *, days: int | None = None, full: bool = False
+    ) -> RefreshSummary:
+        """Threads of the window's patches that received mail (``full``: all of them)."""
         with lore_client(self.settings) as lore:
             return RefreshDiscussions(self.store, lore, self.queue).run(
-                days=days, full=full, now=now
+                days=days or self.settings.refresh_days, full=full, now=now
             )
