@@ -81,14 +81,11 @@ class ReviewIntel:
         for patch in patches:
             if patch.series:
                 by_series[patch.series[0].id].append(patch)
-        series: dict[int, Series] = {}
-        for series_id in sorted(by_series):
-            found = self.store.series.get_series(series_id)
-            if found is not None:
-                series[series_id] = found
-            else:
-                log.info("series %s of %s is not stored yet; skipped", series_id, project)
-                summary.skip("series not stored")
+        stored = self.store.series.get_series_many(by_series)
+        series: dict[int, Series] = {sid: stored[sid] for sid in sorted(stored)}
+        for series_id in sorted(set(by_series) - set(stored)):
+            log.info("series %s of %s is not stored yet; skipped", series_id, project)
+            summary.skip("series not stored")
         summary.series_seen += len(series)
         mail = _MailIndex(self.store)
         discussions = self.store.discussions.get_discussions(p.id for p in patches)

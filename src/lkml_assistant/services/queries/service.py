@@ -159,10 +159,13 @@ class QueryService:
             ]
         chain.sort(key=lambda item: (item.position, item.resend_of is not None, item.series_id))
         out: list[VersionOut] = []
+        every_series = self.store.series.get_series_many(item.series_id for item in chain)
+        reviews = self.store.reviews.get_reviews(
+            pid for series in every_series.values() for pid in series.patch_ids
+        )
         for item in chain:
-            series = self.store.series.get_series(item.series_id)
+            series = every_series.get(item.series_id)
             patch_ids = series.patch_ids if series else ()
-            reviews = self.store.reviews.get_reviews(patch_ids)
             statuses = [
                 ReviewStatus(reviews[p].status) if p in reviews else ReviewStatus.UNREVIEWED
                 for p in patch_ids
