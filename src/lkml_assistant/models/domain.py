@@ -10,33 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
-
-class PatchState(StrEnum):
-    """The states a stock Patchwork knows, plus those patchwork.kernel.org adds.
-
-    Instances may define their own states, so a patch keeps any well-formed state slug;
-    this enum names the ones the review logic understands.
-    """
-
-    NEW = "new"
-    UNDER_REVIEW = "under-review"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    RFC = "rfc"
-    NOT_APPLICABLE = "not-applicable"
-    CHANGES_REQUESTED = "changes-requested"
-    AWAITING_UPSTREAM = "awaiting-upstream"
-    SUPERSEDED = "superseded"
-    DEFERRED = "deferred"
-    MAINLINED = "mainlined"
-    QUEUED = "queued"
-    NEEDS_ACK = "needs-ack"
-    HANDLED_ELSEWHERE = "handled-elsewhere"
 
 
 def _state_slug(value: str) -> str:
