@@ -24,10 +24,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lkml_assistant.intel.reviews import summarize_reviews
 from lkml_assistant.intel.subjects import Submitter
 from lkml_assistant.intel.versions import SeriesCandidate, VersionChain
 from lkml_assistant.models.discussion import PatchReviewSummary, Thread, Trailer, TrailerKind
-from lkml_assistant.sources.review import summarize_reviews
 
 
 class ReviewStatus(StrEnum):
@@ -298,7 +298,7 @@ def evidence_from_thread(
     """Evidence for one mail-built series from the thread that holds it.
 
     Replies to the cover letter are folded into every patch's trailers by
-    :func:`~lkml_assistant.sources.review.summarize_reviews`.
+    :func:`~lkml_assistant.intel.reviews.summarize_reviews`.
     """
     cover = candidate.message_id if candidate.has_cover else None
     summaries = summarize_reviews(thread, candidate.patch_message_ids, cover)
