@@ -27,14 +27,13 @@ from tests.shared_data import patchwork_dump, shared_dir
 
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
-from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
+from lkml_assistant.services.discussions import DiscussionSummary, ThreadWriter
 from lkml_assistant.services.fetch_discussions import FetchDiscussions
 from lkml_assistant.services.refresh_discussions import RefreshDiscussions
 from lkml_assistant.sources.http import HttpClient
 from lkml_assistant.sources.lore import LoreClient
 from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
 from lkml_assistant.sources.patchwork_mapping import map_patch, map_project, map_series
-from lkml_assistant.sources.review import build_threads
 
 PATCHWORK_MSGS_PER_S = (85, 108)
 TARGET_FACTOR = 20
@@ -58,7 +57,7 @@ def seeded_store(path: Path) -> SqliteStore:
 
 def ingest_once(raws: list[bytes], workdir: Path, round_no: int) -> tuple[float, int]:
     store = seeded_store(workdir / f"ingest-{round_no}.sqlite3")
-    reader = ThreadReader(store, LoreClient(HttpClient(interval=0), "http://127.0.0.1:9"))
+    writer = ThreadWriter(store)
     summary = DiscussionSummary(job="bench")
     started = time.perf_counter()
     messages = []
@@ -67,8 +66,7 @@ def ingest_once(raws: list[bytes], workdir: Path, round_no: int) -> tuple[float,
             messages.append(parse_message(raw))
         except MailParseError:
             summary.skip("unusable")
-    for thread in build_threads(messages):
-        reader.ingest("netfilter-devel", thread, summary)
+    writer.store_mail("netfilter-devel", messages, summary)
     elapsed = time.perf_counter() - started
     store.close()
     return elapsed, summary.messages_written

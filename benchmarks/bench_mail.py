@@ -21,9 +21,10 @@ import sys
 import time
 from pathlib import Path
 
+from lkml_assistant.intel.threads import build_threads
+from lkml_assistant.intel.trailers import scan_trailers
 from lkml_assistant.models.discussion import MailMessage
 from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
-from lkml_assistant.sources.review import build_threads, scan_trailers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 0.5

@@ -26,7 +26,7 @@ from lkml_assistant.intel.versions import (
     link_versions,
 )
 from lkml_assistant.models.discussion import MailMessage
-from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
+from lkml_assistant.sources.mail import parse_mbox
 
 SLICES = (
     "intel-wired-lan-2019",
@@ -38,13 +38,7 @@ SAMPLE = 5
 
 
 def _messages(path: Path) -> list[MailMessage]:
-    out = []
-    for raw in read_mbox_archive(path.read_bytes()).messages:
-        try:
-            out.append(parse_message(raw))
-        except MailParseError:
-            continue
-    return out
+    return list(parse_mbox(path.read_bytes()).messages)
 
 
 def _line(candidate: SeriesCandidate) -> str:

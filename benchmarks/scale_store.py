@@ -32,6 +32,8 @@ from typing import Any
 
 from tests.shared_data import REPO_ROOT, patchwork_dump, shared_dir
 
+from lkml_assistant.intel.subjects import is_patch_submission, is_reply_subject
+from lkml_assistant.intel.trailers import scan_trailers
 from lkml_assistant.models.discussion import PatchReviewSummary, Trailer, TrailerKind
 from lkml_assistant.models.domain import CoverRef, Patch, Person, Project, Series, SeriesRef
 from lkml_assistant.models.records import PatchDiscussion, StoredMessage
@@ -43,7 +45,6 @@ from lkml_assistant.sources.mail import (
     read_mbox_archive,
 )
 from lkml_assistant.sources.patchwork_mapping import map_patch
-from lkml_assistant.sources.review import is_patch_submission, is_reply_subject, scan_trailers
 
 VERSION = "3"
 PATCHES = 100_000

@@ -13,17 +13,16 @@ from pathlib import Path
 import boto3
 import pytest
 
+from lkml_assistant.intel.reviews import read_thread
+from lkml_assistant.intel.threads import build_threads
 from lkml_assistant.models.discussion import Thread
 from lkml_assistant.models.domain import Patch, Project, Series
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
 from lkml_assistant.repositories.sqlite import SqliteStore
-from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
-from lkml_assistant.sources.http import HttpClient
-from lkml_assistant.sources.lore import LoreClient
+from lkml_assistant.services.discussions import DiscussionSummary, ThreadWriter
 from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
 from lkml_assistant.sources.patchwork_mapping import map_patch, map_project, map_series
-from lkml_assistant.sources.review import build_threads
 from tests.peers.moto_server import MotoServer
 from tests.shared_data import patchwork_dump, shared_dir
 
@@ -123,7 +122,7 @@ def store(open_store: StoreFactory) -> Store:
 
 def ingest(store: Store, threads: list[Thread]) -> None:
     """Store threads as the discussion jobs do (no request is made: the threads are in hand)."""
-    reader = ThreadReader(store, LoreClient(HttpClient(interval=0), "http://127.0.0.1:9"))
+    writer = ThreadWriter(store)
     summary = DiscussionSummary(job="contract")
     for thread in threads:
-        reader.ingest("netfilter-devel", thread, summary)
+        writer.store_thread("netfilter-devel", read_thread(thread), summary)

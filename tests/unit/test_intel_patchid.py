@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from lkml_assistant.intel.patchid import mail_patch_id, message_diffs, patch_id
+from lkml_assistant.intel.subjects import is_patch_submission
 from lkml_assistant.sources.mail import parse_message
-from lkml_assistant.sources.review import is_patch_submission
 from tests.corpus import mbox_messages, threads_path
 
 DIFF_A = """\

@@ -7,9 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lkml_assistant.intel.subjects import Submitter, parse_subject, strip_via, title_key
+from lkml_assistant.intel.subjects import (
+    Submitter,
+    is_reply_subject,
+    parse_subject,
+    strip_via,
+    title_key,
+)
 from lkml_assistant.sources.mail import parse_message
-from tests.corpus import mbox_messages, threads_path
+from tests.corpus import corpus_path, mbox_messages, threads_path
 
 # (subject, version, index, total, rfc, resend, reply, title): all seen on the lists.
 REAL = [
@@ -77,6 +83,70 @@ def test_list_and_tree_tags_are_kept_apart_from_the_title() -> None:
     assert not parse_subject("[PATCH] pwm: fix foo").explicit_version
 
 
+# Reply and forward prefixes: the thread code and the version linker once read these apart
+# (WG:, Odp: and Re^2: were replies to one and postings to the other). The corpus has no
+# subject of those shapes; its localized ones are "AW: AW: [PATCH] Input: pwm-beeper …"
+# (linux-pwm) and "[Intel-wired-lan] Fw: [Bug 203843] …".
+REPLIES = [
+    "Re: [PATCH] x",
+    "RE: [Intel-wired-lan] [PATCH] x",
+    "[Intel-wired-lan] Re: [PATCH] x",
+    "Aw: Fwd: x",
+    "AW: AW: [PATCH] Input: pwm-beeper - Support volume setting via sysfs",
+    "[Intel-wired-lan] Fw: [Bug 203843] New: e1000e crash when ethernet is plugged in",
+    "WG: [PATCH] pwm: fix foo",  # German Outlook: weitergeleitet
+    "Odp: [PATCH v2 1/2] pwm: fix foo",  # Polish Outlook: odpowiedz
+    "Re^2: [PATCH] pwm: fix foo",
+    "Re[2]: [PATCH] pwm: fix foo",
+    "SV: [PATCH] pwm: fix foo",
+    "Antw: [PATCH] pwm: fix foo",
+    "VS: [PATCH] pwm: fix foo",
+    "TR: [PATCH] pwm: fix foo",  # French Outlook: transfere
+    "R: [PATCH] pwm: fix foo",  # Italian Outlook: risposta
+    "RE : [PATCH] pwm: fix foo",  # French typography
+    "REGRESSION: Re: [patch V2 00/46] x86, PCI, XEN, genirq ...: Prepare for device MSI",
+]
+POSTINGS = [
+    "[PATCH] Re-add the thing",
+    "[PATCH net-next 2/3] r8169: use new helper tcp_v6_gso_csum_prep",  # linux-hyperv
+    "[PATCH] tr: fix foo",  # after the patch tag it is the title's subsystem
+    "[PATCH v2] Re: pwm: fix foo",
+    "Refactor the pwm core",
+    "net: [PATCH] fix foo",
+]
+
+
+@pytest.mark.parametrize("subject", REPLIES)
+def test_reply_and_forward_prefixes(subject: str) -> None:
+    assert is_reply_subject(subject)
+    assert parse_subject(subject).is_reply
+
+
+@pytest.mark.parametrize("subject", POSTINGS)
+def test_postings_are_not_replies(subject: str) -> None:
+    assert not is_reply_subject(subject)
+    assert not parse_subject(subject).is_reply
+
+
+def test_counted_and_localized_prefixes_leave_the_same_title() -> None:
+    keys = {parse_subject(s).key for s in REPLIES[6:16]}
+    assert keys == {"pwm: fix foo"}
+
+
+def test_the_corpus_subjects_get_one_reply_verdict() -> None:
+    """is_reply_subject is parse_subject's verdict, on every real subject."""
+    seen = replies = 0
+    for name in ("intel-wired-lan-2019", "linux-pwm-2023-2024", "linux-hyperv-2019-2020"):
+        path = corpus_path("mbox", "linux-mailinglist-archives", f"{name}.mbox.gz")
+        for raw in mbox_messages(path):
+            subject = parse_message(raw).subject
+            reply = is_reply_subject(subject)
+            assert reply == parse_subject(subject).is_reply, subject
+            seen += 1
+            replies += reply
+    assert seen > 5000 and 0 < replies < seen
+
+
 def test_title_key_ignores_case_spacing_and_trailing_punctuation() -> None:
     assert title_key("dt-bindings: Add bindings for aspeed pwm-tach.") == title_key(
         "dt-bindings:  add bindings for Aspeed pwm-tach"
@@ -140,6 +210,7 @@ def test_any_text_parses_without_error(subject: str) -> None:
     parsed = parse_subject(subject)
     assert parsed.version >= 0
     assert parsed.key == title_key(parsed.title)
+    assert parsed.is_reply == is_reply_subject(subject)
 
 
 def test_dmarc_rewritten_and_plain_from_are_the_same_submitter() -> None:

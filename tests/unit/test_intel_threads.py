@@ -19,6 +19,7 @@ from lkml_assistant.intel.status import (
     series_status,
     threads_by_message,
 )
+from lkml_assistant.intel.threads import build_threads
 from lkml_assistant.intel.versions import (
     LinkRule,
     SeriesCandidate,
@@ -28,7 +29,6 @@ from lkml_assistant.intel.versions import (
 )
 from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.sources.mail import parse_message
-from lkml_assistant.sources.review import build_threads
 from tests.corpus import mbox_messages, threads_path
 
 SUPERSEDED = ReviewStatus.SUPERSEDED

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lkml_assistant.intel.reviews import read_thread, summarize_reviews
+from lkml_assistant.intel.threads import build_thread
+from lkml_assistant.intel.trailers import read_message, scan_trailers
 from lkml_assistant.models.discussion import MailMessage
 from lkml_assistant.sources.mail import (
     MailParseError,
@@ -18,7 +22,6 @@ from lkml_assistant.sources.mail import (
     read_mbox_archive,
     split_mboxrd,
 )
-from lkml_assistant.sources.review import build_thread, scan_trailers, summarize_reviews
 from tests.corpus import corpus_path, mbox_messages, threads_path
 
 FUZZ = settings(
@@ -47,8 +50,9 @@ def parse_or_reject(raw: bytes) -> MailMessage | None:
     assert message.message_id
     assert not any(char.isspace() for char in message.message_id)
     assert message.date is None or message.date.utcoffset() is not None
-    normalize_body(message.body)
-    scan_trailers(message)
+    body = normalize_body(message.body)
+    assert body.quoted_line_numbers == tuple(n for n, flag in enumerate(body.quoted) if flag)
+    assert read_message(message).trailers == scan_trailers(message)
     return message
 
 
@@ -57,7 +61,12 @@ def exercise_review(messages: list[MailMessage]) -> None:
         return
     thread = build_thread(messages)
     patches = [m.message_id for m in messages[: len(messages) // 2]]
-    summarize_reviews(thread, patches, messages[-1].message_id)
+    cover = messages[-1].message_id
+    # Messages read once up front say what they say when read on demand.
+    readings = read_thread(thread).messages
+    assert summarize_reviews(thread, patches, cover, readings=readings) == summarize_reviews(
+        thread, patches, cover
+    )
 
 
 HEADER_NAMES = [
@@ -88,6 +97,16 @@ header_values = st.one_of(
 
 
 @FUZZ
+@given(st.text(alphabet=" \t>\n-_Oab", max_size=120))
+def test_quoted_lines_are_those_starting_with_a_quote_mark(text: str) -> None:
+    body = normalize_body(text)
+    own = [re.match(r"[ \t]*>", line) is not None for line in body.own_text.split("\n")]
+    flags = body.quoted
+    if body.quoted_from is None:
+        assert list(flags) == own
+    assert body.quoted_line_numbers == tuple(n for n, flag in enumerate(flags) if flag)
+
+
 @given(st.binary(max_size=2000))
 def test_random_bytes(data: bytes) -> None:
     messages = [m for raw in split_mboxrd(data) if (m := parse_or_reject(raw)) is not None]

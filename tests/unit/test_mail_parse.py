@@ -349,6 +349,7 @@ def test_normalize_body_marks_quotes_and_cuts_signature_and_footer() -> None:
         "mine",
     )
     assert normalized.quoted[:5] == (False, True, True, True, False)
+    assert normalized.quoted_line_numbers == (1, 2, 3)
     assert "My signature" not in normalized.text
     assert [line for _, line in normalized.unquoted_lines()][-2:] == [
         "Reviewed-by: Me <me@x>",
@@ -362,6 +363,7 @@ def test_normalize_body_marks_quotes_and_cuts_signature_and_footer() -> None:
     outlook = normalize_body("Tested-by: T <t@x>\n\n-----Original Message-----\nFrom: A\nbody\n")
     assert outlook.own_text == "Tested-by: T <t@x>\n\n"
     assert outlook.quoted == (False, False, True, True, True, True)
+    assert outlook.quoted_line_numbers == (2, 3, 4, 5)
 
 
 # --- the corpus -------------------------------------------------------------------------------

@@ -19,17 +19,14 @@ from lkml_assistant.repositories import sqlite as sqlite_module
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.repositories.sqlite import patches as sqlite_patches
-from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
+from lkml_assistant.services.discussions import DiscussionSummary, ThreadWriter
 from lkml_assistant.services.queries.cursors import decode_cursor
 from lkml_assistant.services.queries.errors import InvalidRequestError, ResourceNotFoundError
 from lkml_assistant.services.queries.service import QueryService
 from lkml_assistant.services.queries.validation import build_patch_query
 from lkml_assistant.services.review_intel import ReviewIntel
-from lkml_assistant.sources.http import HttpClient
-from lkml_assistant.sources.lore import LoreClient
 from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
 from lkml_assistant.sources.patchwork_mapping import map_patch, map_project, map_series
-from lkml_assistant.sources.review import build_threads
 from tests.shared_data import patchwork_dump, shared_dir
 
 _BUILT: dict[str, Path] = {}
@@ -54,11 +51,8 @@ def _build(path: Path) -> None:
                 messages.append(parse_message(raw))
             except MailParseError:
                 continue
-        # No request is made: ingest takes threads already in hand.
-        reader = ThreadReader(store, LoreClient(HttpClient(interval=0), "http://127.0.0.1:9"))
-        summary = DiscussionSummary(job="test")
-        for thread in build_threads(messages):
-            reader.ingest("netfilter-devel", thread, summary)
+        # No request is made: the mail is already in hand.
+        ThreadWriter(store).store_mail("netfilter-devel", messages, DiscussionSummary(job="test"))
         # A few maintainer decisions, so that state filters have something to find.
         patches = store.patches.page_patches(PatchQuery(), limit=40)
         store.patches.upsert_patches(

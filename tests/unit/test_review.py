@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from lkml_assistant.intel.reviews import read_download, summarize_reviews
+from lkml_assistant.intel.subjects import is_patch_submission
+from lkml_assistant.intel.threads import build_thread, build_threads, conversation
+from lkml_assistant.intel.trailers import extract_trailers, read_message, scan_trailers
 from lkml_assistant.models.discussion import (
     MailMessage,
     ParentLink,
@@ -17,17 +21,6 @@ from lkml_assistant.models.discussion import (
     TrailerKind,
 )
 from lkml_assistant.sources.mail import parse_message
-from lkml_assistant.sources.review import (
-    build_thread,
-    build_threads,
-    conversation,
-    extract_trailers,
-    is_patch_submission,
-    is_reply_subject,
-    normalize_subject,
-    scan_trailers,
-    summarize_reviews,
-)
 from tests.corpus import corpus_path, mbox_messages, threads_path
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -263,20 +256,14 @@ def test_orphans_in_a_real_thread_hang_from_the_root() -> None:
 # --- subjects ---------------------------------------------------------------------------------
 
 
-def test_subject_helpers() -> None:
-    assert is_reply_subject("Re: [PATCH] x")
-    assert is_reply_subject("RE: [Intel-wired-lan] [PATCH] x")
-    assert is_reply_subject("[Intel-wired-lan] Re: [PATCH] x")
-    assert is_reply_subject("Aw: Fwd: x")
-    assert not is_reply_subject("[PATCH] Re-add the thing")
-    assert normalize_subject("Re: [Intel-wired-lan] [PATCH v3 2/5] pwm: Foo  bar") == (
-        "pwm: foo bar"
-    )
+def test_postings_and_replies() -> None:
     assert is_patch_submission(msg("c", subject="[PATCH v2 00/46] quilt"))
     assert is_patch_submission(msg("c", subject="[v5 0/5] no PATCH tag"))
     assert is_patch_submission(msg("p", subject="[PATCH] x", has_patch=True, irt="c"))
     assert not is_patch_submission(msg("r", subject="[PATCH] x", irt="p"))  # reply without Re:
     assert not is_patch_submission(msg("r", subject="Re: [PATCH] x", has_patch=True))
+    # A German Outlook forward of a patch is no posting of it (the diff came along).
+    assert not is_patch_submission(msg("f", subject="WG: [PATCH] x", has_patch=True))
 
 
 # --- trailers ---------------------------------------------------------------------------------
@@ -525,6 +512,29 @@ def test_unknown_patches_get_an_empty_summary() -> None:
 
 TH1520_V2 = "20231004092731.1362-{}-jszhang@kernel.org"
 TH1520_V3 = "20231005130519.3864-{}-jszhang@kernel.org"
+
+
+def test_a_read_thread_is_summarized_without_reading_a_message_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The discussion jobs read every message once; the summary reuses that reading."""
+    messages = parsed(threads_path("pwm-th1520-v1-v3.mbox"))
+    anchor = TH1520_V3.format(1)
+    reading = read_download(messages, anchor)
+    for read in reading.messages.values():
+        assert read.trailers == scan_trailers(read.message)
+        assert read == read_message(read.message)
+    postings = [mid for mid, read in reading.messages.items() if read.posting]
+    expected = summarize_reviews(reading.thread, postings, anchor)
+    assert any(s.trailers or s.carried for s in expected.values())
+
+    def read_again(*_: object, **__: object) -> None:
+        raise AssertionError("a message was read a second time")
+
+    monkeypatch.setattr("lkml_assistant.intel.reviews.scan_trailers", read_again)
+    monkeypatch.setattr("lkml_assistant.intel.reviews.is_patch_submission", read_again)
+    again = summarize_reviews(reading.thread, postings, anchor, readings=reading.messages)
+    assert again == expected
 
 
 def test_th1520_v2_rob_reviewed_the_binding() -> None:

@@ -30,11 +30,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lkml_assistant.intel.reviews import summarize_reviews
 from lkml_assistant.intel.subjects import Submitter
 from lkml_assistant.intel.versions import SeriesCandidate, VersionChain
 from lkml_assistant.models.discussion import PatchReviewSummary, Thread, Trailer, TrailerKind
 from lkml_assistant.models.review import ReviewStatus
-from lkml_assistant.sources.review import summarize_reviews
 
 PRECEDENCE: tuple[ReviewStatus, ...] = tuple(ReviewStatus)
 """Strongest first, the order in which the rules below try them."""
@@ -324,7 +324,7 @@ def evidence_from_thread(
     """Evidence for one mail-built series from the thread that holds it.
 
     Replies to the cover letter are folded into every patch's trailers by
-    :func:`~lkml_assistant.sources.review.summarize_reviews`.
+    :func:`~lkml_assistant.intel.reviews.summarize_reviews`.
     """
     cover = candidate.message_id if candidate.has_cover else None
     summaries = summarize_reviews(thread, candidate.patch_message_ids, cover)

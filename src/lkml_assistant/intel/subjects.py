@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Patch subjects and submitters, normalized so that versions of one series can be matched.
+"""Patch subjects and submitters: what a subject says a mail is, and who posted a series.
 
-:func:`parse_subject` splits ``Re: [Intel-wired-lan] [PATCH net-next v3 2/5] ice: fix foo`` into
-its parts: reply prefixes, bracket tags (list names, trees such as ``net-next``), the version,
-the ``n/m`` numbering, the RFC and RESEND flags and the bare title. :func:`title_key` is the
-form two titles are compared in. :class:`Submitter` sees through the "Name via List" From
-rewriting of lists that mitigate DMARC (the address itself is resolved by
-:mod:`lkml_assistant.sources.mail`, which reads Reply-To and X-Original-From).
+This is the one home of what a reply subject is. :func:`parse_subject` splits
+``Re: [Intel-wired-lan] [PATCH net-next v3 2/5] ice: fix foo`` into its parts: reply prefixes,
+bracket tags (list names, trees such as ``net-next``), the version, the ``n/m`` numbering, the
+RFC and RESEND flags and the bare title; :func:`is_reply_subject` is its reply verdict alone,
+without building the model, and :func:`is_patch_submission` tells a posted patch from a reply
+about one. :func:`title_key` is the form two titles are compared in. :class:`Submitter` sees
+through the "Name via List" From rewriting of lists that mitigate DMARC (the address itself is
+resolved by :mod:`lkml_assistant.sources.mail`, which reads Reply-To and X-Original-From).
 """
 
 from __future__ import annotations
@@ -17,9 +19,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lkml_assistant.models.discussion import MailMessage
 
-_REPLY_PREFIX = re.compile(
-    r"(?:re|aw|sv|antw|vs|fw|fwd|wg|odp|ref)\s*(?:\[\d+\]|\^\d+)?\s*:\s*", re.IGNORECASE
-)
+# Reply and forward prefixes that mail clients write, each seen in real use: Re (RFC 5322),
+# Aw (German Antwort), Sv (Danish, Norwegian, Swedish Svar), Antw (Dutch Antwoord),
+# Vs (Finnish Vastaus), Odp (Polish Odpowiedz), R (Italian Outlook's Risposta), Fw/Fwd,
+# Wg (German Weitergeleitet), Tr (French Transfere). Some clients count replies: "Re[2]:"
+# (mutt's reply_regex, Majordomo) and "Re^2:" (Majordomo, Elm). A bare "Re2:" is not read: no
+# client is known to write it, and it would make "r8169: ..." a reply. b4 reads Re/Aw/Fwd
+# and any two or three letters before a colon and a bracket; the list here is explicit, so that
+# "net: [PATCH ...]" stays a posting.
+_REPLY_WORD = r"(?:re|aw|sv|antw|vs|odp|r|fwd?|wg|tr)\s*(?:\[\d+\]|\^\d+)?\s*:"
+_REPLY_PREFIX = re.compile(_REPLY_WORD + r"\s*", re.IGNORECASE)
 _BRACKET = re.compile(r"\[([^\[\]]*)\]\s*")
 # Without brackets some senders write "RESEND: [PATCH …" or "RESEND [PATCH …".
 _BARE_FLAG = re.compile(r"(RESEND|RFC|PATCH)\b\s*:?\s*(?=\[)", re.IGNORECASE)
@@ -29,7 +38,7 @@ _NUMBERING = re.compile(r"0*(\d{1,4})/0*(\d{1,4})")
 # Only for a subject without any patch tag, and only as a separate word ("…-v2" is a name).
 _TRAILING_VERSION = re.compile(r"\s[(\[]?v0*(\d{1,3})[)\]]?$", re.IGNORECASE)
 # A reply prefix behind other words ("REGRESSION: Re: [patch V2 00/46] …").
-_INNER_REPLY = re.compile(r"^[^\[]{0,40}?\b(?:re|aw|fwd?)\s*:\s*\[", re.IGNORECASE)
+_INNER_REPLY = re.compile(r"^[^\[]{0,40}?\b" + _REPLY_WORD + r"\s*\[", re.IGNORECASE)
 _TRAILING_PUNCT = re.compile(r"[\s.,;:!]+$")
 _VIA_LIST = re.compile(r"^(.*?)\s+via\s+\S.*$", re.IGNORECASE | re.DOTALL)
 
@@ -97,18 +106,20 @@ def _read_group(words: list[str], state: dict[str, object], tags: list[str]) -> 
     return patchish
 
 
-def parse_subject(subject: str) -> ParsedSubject:
-    """Split a subject into prefixes, tags, version, numbering, flags and the bare title."""
-    text = " ".join(subject.split())
-    state: dict[str, object] = {}
-    tags: list[str] = []
+def _read_head(text: str, state: dict[str, object], tags: list[str]) -> tuple[int, bool, bool]:
+    """Read the prefixes and tags before the title of a whitespace-collapsed subject.
+
+    Returns where the title starts, whether the subject is a reply and whether a patch tag was
+    read. A reply prefix counts before the first patch tag only: in "[PATCH] Re: foo" the patch
+    answers a thread it names, and "[PATCH] tr: …" could be a subsystem's name.
+    """
     inner = _INNER_REPLY.match(text)
     is_reply = inner is not None
     patch_tag = False
     pos = inner.end() - 1 if inner is not None else 0
     while pos < len(text):
         if (found := _REPLY_PREFIX.match(text, pos)) is not None:
-            is_reply = True
+            is_reply = is_reply or not patch_tag
         elif (found := _BRACKET.match(text, pos)) is not None:
             words = found.group(1).replace(",", " ").split()
             patch_tag = _read_group(words, state, tags) or patch_tag
@@ -117,6 +128,25 @@ def parse_subject(subject: str) -> ParsedSubject:
         else:
             break
         pos = found.end()
+    return pos, is_reply, patch_tag
+
+
+def is_reply_subject(subject: str) -> bool:
+    """``Re:``/``AW:``/``Odp:``/``WG:``/``Re[2]:``/``Re^2:`` …, also behind a list tag such as
+    ``[Intel-wired-lan]``: the verdict of :func:`parse_subject`, without building it."""
+    if ":" not in subject:
+        return False
+    text = " ".join(subject.split())
+    # Most replies start with their prefix: no need to read their tags.
+    return _REPLY_PREFIX.match(text) is not None or _read_head(text, {}, [])[1]
+
+
+def parse_subject(subject: str) -> ParsedSubject:
+    """Split a subject into prefixes, tags, version, numbering, flags and the bare title."""
+    text = " ".join(subject.split())
+    state: dict[str, object] = {}
+    tags: list[str] = []
+    pos, is_reply, patch_tag = _read_head(text, state, tags)
     title = text[pos:].strip()
     trailing = None if patch_tag else _TRAILING_VERSION.search(title)
     if trailing is not None and trailing.start() > 0:
@@ -138,6 +168,30 @@ def parse_subject(subject: str) -> ParsedSubject:
         is_reply=is_reply,
         patch_tag=patch_tag,
     )
+
+
+# --- postings ---------------------------------------------------------------------------------
+
+_PATCH_TAG = re.compile(r"\[[^\]]*\b(?:patch|rfc)\b[^\]]*\]", re.IGNORECASE)
+# "[PATCH 0/5]", "[patch V2 00/46]", "[PATCH 0/2 v3]", "[v5 0/5]": a series' cover letter.
+_COVER_TAG = re.compile(r"\[[^\]]*\b0+/\d+\b[^\]]*\]")
+
+
+def is_patch_submission(message: MailMessage) -> bool:
+    """A posted patch or cover letter, as opposed to a reply about one.
+
+    A diff in a mail whose subject is not a reply marks a patch; a cover letter has no diff
+    but a ``0/n`` number (some series drop the word PATCH). A ``[PATCH]`` mail that answers
+    another and has no diff is a reply whose sender dropped the "Re:".
+    """
+    subject = message.subject
+    if is_reply_subject(subject):
+        return False
+    if message.has_patch or _COVER_TAG.search(subject):
+        return True
+    if _PATCH_TAG.search(subject) is None:
+        return False
+    return not message.in_reply_to and not message.references
 
 
 # --- submitters -------------------------------------------------------------------------------

@@ -33,11 +33,17 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from lkml_assistant.intel.patchid import mail_patch_id, same_patches
-from lkml_assistant.intel.subjects import ParsedSubject, Submitter, parse_subject, title_key
+from lkml_assistant.intel.subjects import (
+    ParsedSubject,
+    Submitter,
+    is_patch_submission,
+    parse_subject,
+    title_key,
+)
+from lkml_assistant.intel.threads import dedupe_messages
 from lkml_assistant.models.discussion import MailMessage
 from lkml_assistant.models.domain import Patch, Series
 from lkml_assistant.models.records import StoredMessage
-from lkml_assistant.sources.review import dedupe_messages, is_patch_submission
 
 SUBJECT_WINDOW = timedelta(days=365)
 """How far apart two versions linked by subject alone may be."""

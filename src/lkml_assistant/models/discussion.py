@@ -2,7 +2,7 @@
 """Models of the mail side of a review: messages, threads, trailers and per-patch review signals.
 
 A :class:`MailMessage` is what :func:`lkml_assistant.sources.mail.parse_message` makes of one
-raw mail; :func:`lkml_assistant.sources.review.build_thread` links messages into a
+raw mail; :func:`lkml_assistant.intel.threads.build_thread` links messages into a
 :class:`Thread`; trailers (``Reviewed-by:`` …) and bare NAK statements become :class:`Trailer`
 objects, and :class:`PatchReviewSummary` is what a maintainer wants to know about one patch.
 Message-IDs are kept without angle brackets everywhere, as lore and Patchwork use them.

@@ -1,38 +1,38 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Reading review threads from lore into the store: shared by FetchDiscussions and Refresh.
 
-One thread is one ``t.mbox.gz`` request. Its messages are parsed one by one (an unusable one
-is skipped with a reason), linked into a tree, stored one record per Message-ID, and every
-tracked patch found in it gets its review summary: replies, participants, last activity,
-trailers and NAKs, a cover letter's trailers applying to the whole series.
+Reading one thread is three steps, each done once: fetch (one ``t.mbox.gz`` request, its
+messages parsed by :meth:`LoreClient.thread`; an unusable one is skipped with a reason),
+understand (:func:`~lkml_assistant.intel.reviews.read_download`: the asked-for conversation
+linked into a tree, every message read once for its trailers), and store
+(:class:`ThreadWriter`: one record per Message-ID, and the review summary of every tracked
+patch found in it: replies, participants, last activity, trailers and NAKs, a cover letter's
+trailers applying to the whole series). Mail already in hand skips the fetch:
+``ThreadWriter(store).store_mail(list_name, messages, summary)``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from lkml_assistant.intel.reviews import (
+    ThreadReading,
+    read_download,
+    read_thread,
+    summarize_reviews,
+)
+from lkml_assistant.intel.threads import build_threads
 from lkml_assistant.models.discussion import MailMessage, PatchReviewSummary, Thread
 from lkml_assistant.models.domain import Patch
 from lkml_assistant.models.records import PatchDiscussion, StoredMessage
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.summary import JobSummary
 from lkml_assistant.sources.lore import LoreClient, list_from_archive_url, list_from_list_id
-from lkml_assistant.sources.mail import (
-    MailParseError,
-    normalize_body,
-    parse_message,
-    read_mbox_archive,
-)
-from lkml_assistant.sources.review import (
-    build_thread,
-    conversation,
-    scan_trailers,
-    summarize_reviews,
-)
 
 log = logging.getLogger(__name__)
 
@@ -69,100 +69,36 @@ def list_for(store: Store, patch: Patch) -> str:
     return name or "all"
 
 
-class ThreadReader:
-    """Fetches, parses, stores and summarizes threads."""
+class ThreadWriter:
+    """Stores what threads say: their messages and each tracked patch's review summary."""
 
-    def __init__(self, store: Store, lore: LoreClient) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.lore = lore
 
-    def list_for(self, patch: Patch) -> str:
-        return list_for(self.store, patch)
-
-    def read(self, list_name: str, anchor: str, summary: DiscussionSummary) -> ThreadResult:
-        """Fetch the thread holding ``anchor`` and record everything it says."""
-        thread, complete = self._download(list_name, anchor, summary)
-        if thread is None:
-            return ThreadResult(None, complete, frozenset())
-        patch_ids = self.ingest(list_name, thread, summary)
-        if not complete:
-            # Keep what we have, but fetch this thread again next time.
-            self.store.discussions.mark_stale(patch_ids)
-        return ThreadResult(thread, complete, frozenset(patch_ids))
-
-    def ingest(self, list_name: str, thread: Thread, summary: DiscussionSummary) -> set[int]:
-        """Store a thread's messages and the review summary of every tracked patch in it."""
-        stored = [self._stored(list_name, thread, mid) for mid in thread.messages]
+    def store_thread(
+        self, list_name: str, reading: ThreadReading, summary: DiscussionSummary
+    ) -> set[int]:
+        """Store a read thread; returns the ids of the tracked patches found in it."""
+        thread = reading.thread
+        stored = [_stored(list_name, thread, message_id, reading) for message_id in thread.messages]
         result = self.store.discussions.upsert_messages(stored)
         summary.messages_written += result.written
         summary += result
-        return self._summarize(list_name, thread, summary)
+        return self._summarize(list_name, reading, summary)
 
-    def _download(
-        self, list_name: str, anchor: str, summary: DiscussionSummary
-    ) -> tuple[Thread | None, bool]:
-        data = self.lore.thread_mbox(list_name, anchor)
-        summary.threads_fetched += 1
-        if data is None:
-            return None, True
-        archive = read_mbox_archive(data)
-        if not archive.complete:
-            log.warning("thread %s: download cut short, fetching once more", anchor)
-            data = self.lore.thread_mbox(list_name, anchor)
-            if data is None:
-                return None, True
-            archive = read_mbox_archive(data)
-        if not archive.complete:
-            for problem in archive.problems:
-                log.warning("thread %s: %s", anchor, problem)
-            summary.skip("truncated thread download")
-        messages: list[MailMessage] = []
-        for raw in archive.messages:
-            summary.messages_seen += 1
-            try:
-                messages.append(parse_message(raw))
-            except MailParseError as exc:
-                log.warning("thread %s: skipping a message: %s", anchor, exc)
-                summary.skip(f"unusable message: {exc.reason}")
-        if not messages:
-            return None, archive.complete
-        mine = conversation(messages, anchor)
-        if len(mine) < len(messages):
-            log.info(
-                "thread %s: %d messages of other threads left out (joined by subject)",
-                anchor,
-                len(messages) - len(mine),
-            )
-        thread = build_thread(mine)
-        for dropped in thread.dropped:
-            log.info("thread %s: %s: %s", anchor, dropped.message_id, dropped.reason)
-            summary.skip("duplicate Message-ID")
-        return thread, archive.complete
+    def store_mail(
+        self, list_name: str, messages: Iterable[MailMessage], summary: DiscussionSummary
+    ) -> set[int]:
+        """Thread mail already in hand (an archive, a test's fixtures) and store every thread."""
+        patch_ids: set[int] = set()
+        for thread in build_threads(messages):
+            patch_ids |= self.store_thread(list_name, read_thread(thread), summary)
+        return patch_ids
 
-    @staticmethod
-    def _stored(list_name: str, thread: Thread, message_id: str) -> StoredMessage:
-        message = thread.messages[message_id]
-        node = thread.nodes[message_id]
-        body = normalize_body(message.body)
-        quoted = tuple(number for number, flag in enumerate(body.quoted) if flag)
-        return StoredMessage(
-            message_id=message_id,
-            list_name=list_name,
-            thread_root=thread.root_id,
-            parent_id=node.parent_id,
-            link=str(node.link),
-            subject=message.subject,
-            author_name=message.author_name,
-            author_email=message.author_email,
-            date=message.date,
-            has_patch=message.has_patch,
-            from_rewritten=message.from_rewritten,
-            body=body.text,
-            quoted_lines=quoted,
-            trailers=scan_trailers(message).given,
-        )
-
-    def _summarize(self, list_name: str, thread: Thread, summary: DiscussionSummary) -> set[int]:
+    def _summarize(
+        self, list_name: str, reading: ThreadReading, summary: DiscussionSummary
+    ) -> set[int]:
+        thread = reading.thread
         patches = self.store.patches.patches_by_msgids(thread.messages)
         by_series: dict[int | None, list[Patch]] = defaultdict(list)
         for patch in patches:
@@ -175,7 +111,9 @@ class ThreadReader:
                 series = self.store.series.get_series(series_id)
                 if series is not None and series.cover_letter is not None:
                     cover = series.cover_letter.msgid
-            reviews = summarize_reviews(thread, [p.msgid for p in members], cover)
+            reviews = summarize_reviews(
+                thread, [p.msgid for p in members], cover, readings=reading.messages
+            )
             discussions.extend(
                 PatchDiscussion(
                     patch_id=patch.id,
@@ -208,3 +146,76 @@ class ThreadReader:
         )
         summary += result
         summary.skip("thread not on lore")
+
+
+def _stored(
+    list_name: str, thread: Thread, message_id: str, reading: ThreadReading
+) -> StoredMessage:
+    read = reading.messages[message_id]
+    message = read.message
+    node = thread.nodes[message_id]
+    return StoredMessage(
+        message_id=message_id,
+        list_name=list_name,
+        thread_root=thread.root_id,
+        parent_id=node.parent_id,
+        link=str(node.link),
+        subject=message.subject,
+        author_name=message.author_name,
+        author_email=message.author_email,
+        date=message.date,
+        has_patch=message.has_patch,
+        from_rewritten=message.from_rewritten,
+        body=read.body.text,
+        quoted_lines=read.body.quoted_line_numbers,
+        trailers=read.trailers.given,
+    )
+
+
+class ThreadReader:
+    """Fetches a thread from lore, reads it and stores it (:class:`ThreadWriter`)."""
+
+    def __init__(self, store: Store, lore: LoreClient) -> None:
+        self.store = store
+        self.lore = lore
+        self.writer = ThreadWriter(store)
+
+    def read(self, list_name: str, anchor: str, summary: DiscussionSummary) -> ThreadResult:
+        """Fetch the thread holding ``anchor`` and record everything it says."""
+        reading, complete = self._fetch(list_name, anchor, summary)
+        if reading is None:
+            return ThreadResult(None, complete, frozenset())
+        patch_ids = self.writer.store_thread(list_name, reading, summary)
+        if not complete:
+            # Keep what we have, but fetch this thread again next time.
+            self.store.discussions.mark_stale(patch_ids)
+        return ThreadResult(reading.thread, complete, frozenset(patch_ids))
+
+    def _fetch(
+        self, list_name: str, anchor: str, summary: DiscussionSummary
+    ) -> tuple[ThreadReading | None, bool]:
+        mbox = self.lore.thread(list_name, anchor)
+        summary.threads_fetched += 1
+        if mbox is None:
+            return None, True
+        if not mbox.complete:
+            for problem in mbox.problems:
+                log.warning("thread %s: %s", anchor, problem)
+            summary.skip("truncated thread download")
+        summary.messages_seen += mbox.seen
+        for reason in mbox.unusable:
+            log.warning("thread %s: skipping a message: %s", anchor, reason)
+            summary.skip(f"unusable message: {reason}")
+        if not mbox.messages:
+            return None, mbox.complete
+        reading = read_download(mbox.messages, anchor)
+        if reading.left_out:
+            log.info(
+                "thread %s: %d messages of other threads left out (joined by subject)",
+                anchor,
+                reading.left_out,
+            )
+        for dropped in reading.thread.dropped:
+            log.info("thread %s: %s: %s", anchor, dropped.message_id, dropped.reason)
+            summary.skip("duplicate Message-ID")
+        return reading, mbox.complete

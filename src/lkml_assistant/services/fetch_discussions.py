@@ -168,6 +168,6 @@ class FetchDiscussions:
                 settled |= self.reader.read(task.list_name, patch.msgid, summary).patch_ids
                 if pid in settled:
                     continue
-            self.reader.record_missing(patch, task.list_name, summary)
+            self.reader.writer.record_missing(patch, task.list_name, summary)
             settled.add(pid)
         return settled

@@ -23,7 +23,6 @@ from lkml_assistant.services.fetch_discussions import TaskQueue
 from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import UpstreamError
 from lkml_assistant.sources.lore import LoreClient
-from lkml_assistant.sources.mail import MailParseError, parse_message, read_mbox_archive
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +94,16 @@ class RefreshDiscussions:
         self, list_name: str, since: datetime, summary: DiscussionSummary
     ) -> tuple[set[str], bool]:
         """Roots of the tracked threads that received mail, and whether the answer was whole."""
-        data = self.lore.search_mbox(list_name, f"rt:{int(since.timestamp())}..")
-        if data is None:
+        found = self.lore.search(list_name, f"rt:{int(since.timestamp())}..")
+        if found is None:
             return set(), True
-        archive = read_mbox_archive(data)
-        if not archive.complete:
+        if not found.complete:
             # Without the whole answer we cannot know what we missed: fetch every thread
             # touched by what did arrive, and search the same window again next time.
             summary.skip("truncated search answer")
-        new = []
-        for raw in archive.messages:
-            try:
-                new.append(parse_message(raw))
-            except MailParseError as exc:
-                summary.skip(f"unusable message: {exc.reason}")
+        for reason in found.unusable:
+            summary.skip(f"unusable message: {reason}")
+        new = found.messages
         known = self.store.discussions.known_message_ids(m.message_id for m in new)
         unknown = [m for m in new if m.message_id not in known]
         summary.messages_seen += len(new)
@@ -127,4 +122,4 @@ class RefreshDiscussions:
             len(unknown),
             len(roots),
         )
-        return roots, archive.complete
+        return roots, found.complete

@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Client of lore.kernel.org, or of any public-inbox server (a mirror, a local one in tests).
 
-Two calls are all the discussion jobs need:
+Two calls are all the discussion jobs need, each as raw bytes or as parsed messages:
 
-* ``thread_mbox`` — ``GET /<list>/<msgid>/t.mbox.gz``: a whole thread in one request;
-* ``search_mbox`` — ``POST /<list>/?q=QUERY&x=m`` with an empty body: only the matching
-  messages (public-inbox expands to whole threads when the body carries ``x=…``).
+* ``thread_mbox`` / ``thread`` — ``GET /<list>/<msgid>/t.mbox.gz``: a whole thread in one
+  request (a download cut short is asked for once more);
+* ``search_mbox`` / ``search`` — ``POST /<list>/?q=QUERY&x=m`` with an empty body: only the
+  matching messages (public-inbox expands to whole threads when the body carries ``x=…``).
+
+What the messages mean is :mod:`lkml_assistant.intel`'s business, not this client's.
 
 It runs on the project's shared :class:`~lkml_assistant.sources.http.HttpClient` rather than on
 liblore: see docs/lore-client.md for the measurements behind that choice.
@@ -19,6 +22,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from lkml_assistant.sources.http import HttpClient
+from lkml_assistant.sources.mail import ParsedMbox, parse_mbox
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +94,26 @@ class LoreClient:
         if response.status_code == 404:
             return None
         return response.content
+
+    def thread(self, list_name: str, message_id: str) -> ParsedMbox | None:
+        """The messages of the thread holding ``message_id``; None when lore has no such mail.
+
+        A download cut short (a dropped connection mid-stream) is fetched once more; if the
+        second is short too, what it holds is returned with ``complete`` False.
+        """
+        data = self.thread_mbox(list_name, message_id)
+        if data is None:
+            return None
+        mbox = parse_mbox(data)
+        if not mbox.complete:
+            log.warning("thread %s: download cut short, fetching once more", message_id)
+            data = self.thread_mbox(list_name, message_id)
+            if data is None:
+                return None
+            mbox = parse_mbox(data)
+        return mbox
+
+    def search(self, list_name: str, query: str) -> ParsedMbox | None:
+        """The messages matching ``query``; None when nothing matches."""
+        data = self.search_mbox(list_name, query)
+        return None if data is None else parse_mbox(data)

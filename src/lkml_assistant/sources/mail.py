@@ -662,6 +662,35 @@ def parse_message(raw: bytes) -> MailMessage:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedMbox:
+    """The usable messages of an mbox file; ``problems`` says what the stream lost and
+    ``unusable`` why each message that could not be parsed was left out."""
+
+    messages: tuple[MailMessage, ...]
+    complete: bool
+    problems: tuple[str, ...] = ()
+    unusable: tuple[str, ...] = ()
+
+    @property
+    def seen(self) -> int:
+        """Messages in the file, usable or not."""
+        return len(self.messages) + len(self.unusable)
+
+
+def parse_mbox(data: bytes) -> ParsedMbox:
+    """Split an mboxrd file (gzipped or not) and parse every message in it."""
+    archive = read_mbox_archive(data)
+    messages: list[MailMessage] = []
+    unusable: list[str] = []
+    for raw in archive.messages:
+        try:
+            messages.append(parse_message(raw))
+        except MailParseError as exc:
+            unusable.append(exc.reason)
+    return ParsedMbox(tuple(messages), archive.complete, archive.problems, tuple(unusable))
+
+
 # --- body normalising for trailer extraction -------------------------------------------------
 
 _SIGNATURE_SEPARATORS = ("\n-- \n", "\n--\n")
@@ -671,7 +700,6 @@ _LIST_FOOTER = re.compile(
     r"|You received this message because you are subscribed to)",  # Google Groups
     re.IGNORECASE,
 )
-_QUOTED_LINE = re.compile(r"[ \t]*>")
 
 
 def _own_text_end(text: str) -> int:
@@ -711,15 +739,30 @@ class NormalizedBody:
     def lines(self) -> tuple[str, ...]:
         return tuple(self.text.split("\n"))
 
+    def _first_quoted_line(self, lines: list[str]) -> int:
+        """The number of the line where the unprefixed quote starts (a line start)."""
+        if self.quoted_from is None:
+            return len(lines)
+        return self.text.count("\n", 0, self.quoted_from)
+
     @property
     def quoted(self) -> tuple[bool, ...]:
-        flags: list[bool] = []
-        offset = 0
-        for line in self.text.split("\n"):
-            in_quote = self.quoted_from is not None and offset >= self.quoted_from
-            flags.append(in_quote or _QUOTED_LINE.match(line) is not None)
-            offset += len(line) + 1
-        return tuple(flags)
+        """One flag per line: inside the unprefixed quote, or starting with ``>``."""
+        lines = self.text.split("\n")
+        first = self._first_quoted_line(lines)
+        # str methods rather than a regular expression: several times faster per line.
+        return tuple(
+            number >= first or line.lstrip(" \t").startswith(">")
+            for number, line in enumerate(lines)
+        )
+
+    @property
+    def quoted_line_numbers(self) -> tuple[int, ...]:
+        """The numbers of the quoted lines, as a stored message keeps them."""
+        lines = self.text.split("\n")
+        first = self._first_quoted_line(lines)
+        own = [n for n, line in enumerate(lines[:first]) if line.lstrip(" \t").startswith(">")]
+        return (*own, *range(first, len(lines)))
 
     def unquoted_lines(self) -> Iterator[tuple[int, str]]:
         for number, (line, is_quoted) in enumerate(zip(self.lines, self.quoted, strict=True)):
