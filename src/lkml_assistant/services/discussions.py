@@ -105,12 +105,12 @@ class ThreadWriter:
             by_series[patch.series[0].id if patch.series else None].append(patch)
         now = datetime.now(UTC)
         discussions: list[PatchDiscussion] = []
+        every_series = self.store.series.get_series_many(
+            sid for sid in by_series if sid is not None
+        )
         for series_id, members in by_series.items():
-            cover = None
-            if series_id is not None:
-                series = self.store.series.get_series(series_id)
-                if series is not None and series.cover_letter is not None:
-                    cover = series.cover_letter.msgid
+            series = every_series.get(series_id) if series_id is not None else None
+            cover = series.cover_letter.msgid if series and series.cover_letter else None
             reviews = summarize_reviews(
                 thread, [p.msgid for p in members], cover, readings=reading.messages
             )

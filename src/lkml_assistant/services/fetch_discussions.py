@@ -68,11 +68,12 @@ def _group(store: Store, patches: list[Patch]) -> list[ThreadTask]:
     """One task per thread: the series' cover letter anchors it when Patchwork knows one,
     else the series' first patch (git send-email threads the others under it). A patch that
     is not in its anchor's thread after all is read on its own (:meth:`run_task`)."""
-    covers: dict[int, str] = {}
-    for series_id in sorted({p.series[0].id for p in patches if p.series}):
-        series = store.series.get_series(series_id)
-        if series is not None and series.cover_letter is not None:
-            covers[series_id] = series.cover_letter.msgid
+    every_series = store.series.get_series_many({p.series[0].id for p in patches if p.series})
+    covers = {
+        series_id: series.cover_letter.msgid
+        for series_id, series in every_series.items()
+        if series.cover_letter is not None
+    }
     groups: dict[tuple[str, str | int], list[Patch]] = {}
     for patch in sorted(patches, key=lambda p: p.id):
         key: str | int = patch.msgid

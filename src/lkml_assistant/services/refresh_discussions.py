@@ -43,9 +43,7 @@ class RefreshDiscussions:
         self.reader = ThreadReader(store, lore)
         self.queue = queue
 
-    def run(
-        self, *, days: int = 14, full: bool = False, now: datetime | None = None
-    ) -> RefreshSummary:
+    def run(self, *, days: int, full: bool = False, now: datetime | None = None) -> RefreshSummary:
         now = now or datetime.now(UTC)
         summary = RefreshSummary(job=JOB)
         with recorded_run(self.store, summary, self.lore.http):
