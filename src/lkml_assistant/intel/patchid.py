@@ -82,13 +82,69 @@ def _diff_lines(text: str) -> list[str]:
     return []
 
 
+class _DiffScan:
+    """git's line-by-line reading of one diff: file headers, hunks, binary files."""
+
+    def __init__(self) -> None:
+        self.acc = _Accumulator()
+        # Lines left in the current hunk, old and new side; -1 while in a file's header.
+        self.before = self.after = -1
+        self.binary = False
+        self.blobs = ("", "")
+
+    def feed(self, line: str) -> bool:
+        """Take one line; False where the diff has ended."""
+        if self.before == -1:
+            taken = self._header(line)
+            if taken is not None:
+                return taken
+        if self.binary:
+            if line.startswith("diff "):
+                self.binary = False  # git skips this header line itself
+                self.before = -1
+            return True
+        if self.before == 0 and self.after == 0:
+            sizes = _hunk_sizes(line) if line.startswith("@@ -") else None
+            if sizes is not None:
+                self.before, self.after = sizes
+                return True
+            if not line.startswith("diff "):
+                return False
+            self.acc.flush()
+            self.before = self.after = -1
+        if line[:1] in ("-", " "):
+            self.before -= 1
+        if line[:1] in ("+", " "):
+            self.after -= 1
+        self.acc.update(line)
+        return True
+
+    def _header(self, line: str) -> bool | None:
+        """A line of a file's header: True if taken here, False if the diff ended, else None."""
+        if line.startswith(("GIT binary patch", "Binary files")):
+            # Binary files count by their blob ids, as git does.
+            self.binary = True
+            self.before = 0
+            self.acc.update_raw(self.blobs[0])
+            self.acc.update_raw(self.blobs[1])
+            self.acc.flush()
+            return True
+        if line.startswith("index "):
+            old, sep, rest = line[6:].partition("..")
+            if sep:
+                self.blobs = (old, rest.split(" ", 1)[0])
+            return True
+        if line.startswith("--- "):
+            self.before = self.after = 1
+        elif not line[:1].isalpha():
+            return False
+        return None
+
+
 def patch_id(diff_text: str) -> str | None:
     """The stable patch-id of the diff in ``diff_text`` (a mail body is fine), or None."""
-    acc = _Accumulator()
+    scan = _DiffScan()
     started = False
-    before = after = -1
-    binary = False
-    blobs = ("", "")
     for line in _diff_lines(diff_text.replace("\r\n", "\n")):
         if line.startswith("\\ ") and len(line) > 12:
             continue  # "\ No newline at end of file"
@@ -96,47 +152,12 @@ def patch_id(diff_text: str) -> str | None:
             if not line.startswith("diff "):
                 continue
             started = True
-        if before == -1:
-            if line.startswith(("GIT binary patch", "Binary files")):
-                # Binary files count by their blob ids, as git does.
-                binary = True
-                before = 0
-                acc.update_raw(blobs[0])
-                acc.update_raw(blobs[1])
-                acc.flush()
-                continue
-            if line.startswith("index "):
-                old, sep, rest = line[6:].partition("..")
-                if sep:
-                    blobs = (old, rest.split(" ", 1)[0])
-                continue
-            if line.startswith("--- "):
-                before = after = 1
-            elif not line[:1].isalpha():
-                break
-        if binary:
-            if line.startswith("diff "):
-                binary = False  # git skips this header line itself
-                before = -1
-            continue
-        if before == 0 and after == 0:
-            sizes = _hunk_sizes(line) if line.startswith("@@ -") else None
-            if sizes is not None:
-                before, after = sizes
-                continue
-            if not line.startswith("diff "):
-                break
-            acc.flush()
-            before = after = -1
-        if line[:1] in ("-", " "):
-            before -= 1
-        if line[:1] in ("+", " "):
-            after -= 1
-        acc.update(line)
-    if not started or acc.length == 0:
+        if not scan.feed(line):
+            break
+    if not started or scan.acc.length == 0:
         return None
-    acc.flush()  # unconditional, as in git (after a binary file it adds the empty digest)
-    return acc.hexdigest()
+    scan.acc.flush()  # unconditional, as in git (after a binary file it adds the empty digest)
+    return scan.acc.hexdigest()
 
 
 def message_diffs(message: MailMessage) -> str:

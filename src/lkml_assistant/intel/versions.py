@@ -301,7 +301,13 @@ def link_versions(candidates: Iterable[SeriesCandidate]) -> VersionLinks:
         canonical.append(current)
         for mid in current.message_ids:
             state.owner.setdefault(mid, current.id)
+    return _chains(canonical, state, resend_of)
 
+
+def _chains(
+    canonical: list[SeriesCandidate], state: _State, resend_of: dict[str, str]
+) -> VersionLinks:
+    """The links found, as chains from their heads; every older version superseded."""
     resends: dict[str, list[str]] = {}
     for resend, original_id in resend_of.items():
         resends.setdefault(original_id, []).append(resend)
