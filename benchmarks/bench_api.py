@@ -270,6 +270,54 @@ def verdict(op: Operation, http: Figures) -> tuple[float | None, bool]:
     return target, met
 
 
+def report(
+    manifest: dict[str, Any],
+    ops: list[Operation],
+    service: dict[str, Figures | None],
+    inproc: dict[str, Figures],
+    http: dict[str, Figures],
+) -> dict[str, Any]:
+    """Print the table of every operation's figures; return them by operation."""
+    header = (
+        f"{'operation':32} {'service p50':>11} {'p99':>7} {'ASGI p50':>9} {'p99':>7}"
+        f" {'HTTP p50':>9} {'p99':>7} {'n':>5}"
+        f"  {'Patchwork 3.2.1 (2,060)':>24}  {'target p50':>10}  met"
+    )
+    print()
+    print(
+        f"API latency in ms at {manifest['patches']:,} patches / {manifest['messages']:,} "
+        f"messages; target {SPEEDUP}x faster than Patchwork at p50, p99 < {P99_LIMIT_MS:.0f}"
+    )
+    print(header)
+    print("-" * len(header))
+    results: dict[str, Any] = {}
+    for op in ops:
+        target, met = verdict(op, http[op.name])
+        pw = f"{op.patchwork_ms:.0f} ms" if op.patchwork_ms is not None else "-"
+        if op.patchwork_what:
+            pw = f"{pw} ({op.patchwork_what})"
+        svc = service[op.name]
+        svc_text = f"{svc.p50:11.2f} {svc.p99:7.2f}" if svc else f"{'-':>11} {'-':>7}"
+        print(
+            f"{op.name:32} {svc_text} {inproc[op.name].p50:9.2f} {inproc[op.name].p99:7.2f} "
+            f"{http[op.name].p50:9.2f} {http[op.name].p99:7.2f} {len(http[op.name].samples):5d}"
+            f"  {pw:>24}  {(f'{target:.1f}' if target else '-'):>10}  {'yes' if met else 'NO'}"
+        )
+        results[op.name] = {
+            "service_p50_ms": round(svc.p50, 3) if svc else None,
+            "service_p99_ms": round(svc.p99, 3) if svc else None,
+            "inproc_p50_ms": round(inproc[op.name].p50, 3),
+            "inproc_p99_ms": round(inproc[op.name].p99, 3),
+            "http_p50_ms": round(http[op.name].p50, 3),
+            "http_p99_ms": round(http[op.name].p99, 3),
+            "count": len(http[op.name].samples),
+            "patchwork_p50_ms": op.patchwork_ms,
+            "target_p50_ms": target,
+            "met": met,
+        }
+    return results
+
+
 def main(argv: list[str]) -> int:
     global SAMPLES  # noqa: PLW0603 - one knob for the whole run
     parser = argparse.ArgumentParser(description=__doc__)
@@ -317,43 +365,7 @@ def main(argv: list[str]) -> int:
             http[op.name] = measure_http(base_url, op)
             print(f"  HTTP        {op.name}: p50 {http[op.name].p50:.2f} ms", flush=True)
 
-    header = (
-        f"{'operation':32} {'service p50':>11} {'p99':>7} {'ASGI p50':>9} {'p99':>7}"
-        f" {'HTTP p50':>9} {'p99':>7} {'n':>5}"
-        f"  {'Patchwork 3.2.1 (2,060)':>24}  {'target p50':>10}  met"
-    )
-    print()
-    print(
-        f"API latency in ms at {manifest['patches']:,} patches / {manifest['messages']:,} "
-        f"messages; target {SPEEDUP}x faster than Patchwork at p50, p99 < {P99_LIMIT_MS:.0f}"
-    )
-    print(header)
-    print("-" * len(header))
-    results: dict[str, Any] = {}
-    for op in ops:
-        target, met = verdict(op, http[op.name])
-        pw = f"{op.patchwork_ms:.0f} ms" if op.patchwork_ms is not None else "-"
-        if op.patchwork_what:
-            pw = f"{pw} ({op.patchwork_what})"
-        svc = service[op.name]
-        svc_text = f"{svc.p50:11.2f} {svc.p99:7.2f}" if svc else f"{'-':>11} {'-':>7}"
-        print(
-            f"{op.name:32} {svc_text} {inproc[op.name].p50:9.2f} {inproc[op.name].p99:7.2f} "
-            f"{http[op.name].p50:9.2f} {http[op.name].p99:7.2f} {len(http[op.name].samples):5d}"
-            f"  {pw:>24}  {(f'{target:.1f}' if target else '-'):>10}  {'yes' if met else 'NO'}"
-        )
-        results[op.name] = {
-            "service_p50_ms": round(svc.p50, 3) if svc else None,
-            "service_p99_ms": round(svc.p99, 3) if svc else None,
-            "inproc_p50_ms": round(inproc[op.name].p50, 3),
-            "inproc_p99_ms": round(inproc[op.name].p99, 3),
-            "http_p50_ms": round(http[op.name].p50, 3),
-            "http_p99_ms": round(http[op.name].p99, 3),
-            "count": len(http[op.name].samples),
-            "patchwork_p50_ms": op.patchwork_ms,
-            "target_p50_ms": target,
-            "met": met,
-        }
+    results = report(manifest, ops, service, inproc, http)
     missed = [name for name, figures in results.items() if not figures["met"]]
     print(
         f"targets met: {len(results) - len(missed)}/{len(results)}"
