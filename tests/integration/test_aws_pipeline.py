@@ -100,6 +100,15 @@ def queue_depth(sqs, url: str) -> int:
     )
 
 
+def _emf(output: str) -> list[dict]:
+    """The embedded-metric-format documents among a function's output lines."""
+    return [
+        json.loads(line)
+        for line in output.splitlines()
+        if line.startswith("{") and '"_aws"' in line
+    ]
+
+
 def open_dynamodb() -> DynamoDbStore:
     settings = load_settings()
     return DynamoDbStore(settings.patches_table, settings.discussions_table)
@@ -162,11 +171,7 @@ def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment,
 
     # The metrics went out in embedded metric format, under our namespace and dimensions.
     consumer_output = capsys.readouterr().out
-    emf = [
-        json.loads(line)
-        for line in (scheduled_output + consumer_output).splitlines()
-        if line.startswith("{") and '"_aws"' in line
-    ]
+    emf = _emf(scheduled_output + consumer_output)
     jobs_seen = {doc.get("Job") for doc in emf}
     assert {"fetch-patches", "fetch-discussions", "review-intel"} <= jobs_seen
     names = {
@@ -180,11 +185,7 @@ def test_hourly_event_fills_dynamodb_and_the_queue_feeds_discussions(deployment,
         d["Namespace"] == "LkmlAssistant" for doc in emf for d in doc["_aws"]["CloudWatchMetrics"]
     )
     # The consumer's figures are the batch's own: its lore requests, what it wrote.
-    consumed = [
-        json.loads(line)
-        for line in consumer_output.splitlines()
-        if line.startswith("{") and '"_aws"' in line and '"Job": "fetch-discussions"' in line
-    ]
+    consumed = [doc for doc in _emf(consumer_output) if doc.get("Job") == "fetch-discussions"]
     assert len(consumed) == drained.invocations
     assert sum(doc["ApiCalls"][0] for doc in consumed) >= queued
     assert sum(doc["RecordsWritten"][0] for doc in consumed) > 0
