@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-__all__ = ["Fault", "FaultProxy", "ProxiedRequest"]
+__all__ = ["Fault", "FaultKind", "FaultProxy", "ProxiedRequest"]
 
 FaultKind = Literal["truncate", "corrupt", "cut", "status"]
 # Headers passed on both ways; hop-by-hop ones (Connection, Transfer-Encoding) are not.
