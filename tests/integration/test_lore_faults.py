@@ -22,8 +22,9 @@ import pytest
 from lkml_assistant.cli import main
 from lkml_assistant.functions import consumer
 from lkml_assistant.repositories.sqlite import SqliteStore
-from lkml_assistant.services.fetch_discussions import plan_threads
-from lkml_assistant.sources.lore import escape_message_id
+from lkml_assistant.services.fetch_discussions import FetchDiscussions, plan_threads
+from lkml_assistant.sources.http import HttpClient
+from lkml_assistant.sources.lore import LoreClient, escape_message_id
 from tests.lambda_runtime import InvocationContext
 from tests.peers.fault_proxy import Fault, FaultKind, FaultProxy
 
@@ -254,3 +255,20 @@ def test_the_queue_consumer_hands_back_the_records_an_open_circuit_kept_it_from(
     # SQS hands them back later; the next invocation asks lore afresh.
     response = consumer.fetch_discussions(sqs_event(tasks[4:]), InvocationContext("lkml-consumer"))
     assert response["batchItemFailures"] == []
+
+
+class ThreadCounter:
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    def threads(self, done: int, total: int) -> None:
+        self.seen.append((done, total))
+
+
+def test_fetch_discussions_tells_its_progress_thread_by_thread(template, public_inbox, tmp_path):
+    env = make_env(template, tmp_path, public_inbox.url)
+    counter = ThreadCounter()
+    with SqliteStore(store_path(env)) as store, HttpClient(interval=0) as http:
+        planned = len(plan_threads(store))
+        FetchDiscussions(store, LoreClient(http, public_inbox.url), progress=counter).run()
+    assert counter.seen == [(done, planned) for done in range(planned + 1)]
