@@ -7,6 +7,10 @@ cover letter when Patchwork knows one, and every tracked patch found in it is su
 The work is planned as :class:`ThreadTask` objects, one per thread. Locally :meth:`run` plans
 and fetches in one go; on AWS the plan is sent to a queue (:class:`TaskQueue`) and each
 consumer invocation fetches a batch of tasks with :meth:`run_task`.
+
+When lore keeps failing, the lore client's circuit breaker opens and the run stops there: the
+threads not tried are counted as skipped and stay planned for the next run. Progress is told
+to a :class:`ThreadProgress` (a terminal's bar, see ``local/progress.py``).
 """
 
 from __future__ import annotations
