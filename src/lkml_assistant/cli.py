@@ -128,7 +128,7 @@ def cmd_fetch_discussions(args: argparse.Namespace) -> int:
     settings = _load(args, projects=args.project or None)
     _setup_logging(settings.log_level, args.verbose, args.quiet)
     now = datetime.now(UTC)
-    with _jobs(settings) as jobs:
+    with _jobs(settings, progress=sys.stderr.isatty() and not args.quiet) as jobs:
         summary = jobs.fetch_discussions(now, patch_ids=args.patch or (), any_age=True)
         return _with_review_intel(jobs, summary, now, args.json)
 
@@ -180,8 +180,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     try:
         with jobs_lock(settings), _jobs(settings, progress=show) as jobs:
             for step in BACKFILL.steps:
-                # Page counts show as progress bars; the other steps get a spinner.
-                spin = show and step.job is not JobName.FETCH_PATCHES
+                # Pages and threads show as progress bars; the other steps get a spinner.
+                spin = show and step.job not in {JobName.FETCH_PATCHES, JobName.FETCH_DISCUSSIONS}
                 with _status(f"{step.label}: {STEP_ACTIVITY[step.job]}", enabled=spin):
                     parts.append(jobs.run_step(step, now, days=days))
                 if not args.json:

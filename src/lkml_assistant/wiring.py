@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from lkml_assistant.config import Settings
-from lkml_assistant.sources.http import HttpClient, RetryPolicy
+from lkml_assistant.sources.http import CircuitBreaker, HttpClient, RetryPolicy
 from lkml_assistant.sources.lore import LoreClient
 from lkml_assistant.sources.patchwork import PatchworkClient
 
 
-def http_client(settings: Settings, *, accept: str = "application/json") -> HttpClient:
+def http_client(
+    settings: Settings, *, accept: str = "application/json", breaker: CircuitBreaker | None = None
+) -> HttpClient:
     return HttpClient(
         user_agent_extra=settings.user_agent_extra,
         timeout=settings.http_timeout,
@@ -23,6 +25,7 @@ def http_client(settings: Settings, *, accept: str = "application/json") -> Http
             backoff_max=settings.backoff_max,
         ),
         headers={"Accept": accept},
+        breaker=breaker,
     )
 
 
@@ -37,7 +40,10 @@ def patchwork_client(settings: Settings) -> Iterator[PatchworkClient]:
 
 @contextmanager
 def lore_client(settings: Settings) -> Iterator[LoreClient]:
-    http = http_client(settings, accept="application/gzip, application/mbox, */*")
+    # One breaker per run: a lore that keeps failing is left alone until the next run.
+    http = http_client(
+        settings, accept="application/gzip, application/mbox, */*", breaker=CircuitBreaker()
+    )
     try:
         yield LoreClient(http, settings.lore_url)
     finally:

@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from lkml_assistant.sources.http import (
+    CircuitBreaker,
+    CircuitOpenError,
     HttpClient,
     RetryPolicy,
     UpstreamError,
@@ -164,3 +166,40 @@ def test_pacing_spaces_requests():
 )
 def test_parse_retry_after(value, expected):
     assert parse_retry_after(value) == expected
+
+
+def test_a_breaker_stops_asking_after_requests_in_a_row_failed_for_good():
+    breaker = CircuitBreaker(threshold=2)
+    # Every attempt of two requests is a 429: both fail for good, after their retries.
+    client, recorder = make_client([httpx.Response(429) for _ in range(4)], retries=1)
+    client.breaker = breaker
+    for _ in range(2):
+        with pytest.raises(UpstreamError):
+            client.get("http://lore.test/netdev/a@b/t.mbox.gz")
+    assert breaker.open
+    with pytest.raises(CircuitOpenError) as raised:
+        client.get("http://lore.test/netdev/c@d/t.mbox.gz")
+    assert len(recorder.requests) == 4  # the third was not sent
+    assert str(raised.value).startswith(
+        "stopped asking http://lore.test for this run: 2 requests in a row failed, the last: "
+        "http://lore.test/netdev/a@b/t.mbox.gz"
+    )
+    assert raised.value.status == 429
+
+
+def test_an_answer_starts_the_count_again():
+    answers = [httpx.Response(503), httpx.Response(404), httpx.Response(503), httpx.Response(403)]
+    client, recorder = make_client([*answers, httpx.Response(503), httpx.Response(200)], retries=0)
+    client.breaker = CircuitBreaker(threshold=2)
+    for _ in range(2):
+        with pytest.raises(UpstreamError):
+            client.get("http://lore.test/x")  # 503, given up at once
+        # Not found and forbidden are answers, not an upstream failing: the count restarts.
+        try:
+            client.get("http://lore.test/y")
+        except UpstreamError as exc:
+            assert exc.status == 403
+    with pytest.raises(UpstreamError):
+        client.get("http://lore.test/x")
+    assert client.get("http://lore.test/z").status_code == 200
+    assert len(recorder.requests) == 6 and not client.breaker.open

@@ -4,7 +4,9 @@
 A record that fails (lore unreachable, a malformed message) is reported in
 ``batchItemFailures`` so only it is retried; after the queue's maxReceiveCount it lands in the
 dead-letter queue while the rest of its batch is kept. If every record of a batch fails, the
-invocation fails and SQS retries the batch, as Powertools' batch processor does it.
+invocation fails and SQS retries the batch, as Powertools' batch processor does it. Once lore
+has failed a few records in a row its circuit opens: the batch's remaining records are not
+fetched but reported as failures too, so SQS hands them back later rather than losing them.
 """
 
 from __future__ import annotations

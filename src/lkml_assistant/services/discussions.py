@@ -2,7 +2,9 @@
 """Reading review threads from lore into the store: shared by FetchDiscussions and Refresh.
 
 Reading one thread is three steps, each done once: fetch (one ``t.mbox.gz`` request, its
-messages parsed by :meth:`LoreClient.thread`; an unusable one is skipped with a reason),
+messages parsed by :meth:`LoreClient.thread`; an unusable one is skipped with a reason; of a
+download cut short the whole messages are kept, of a corrupt one nothing, and either way its
+patches are read again next run rather than recorded as having no thread),
 understand (:func:`~lkml_assistant.intel.reviews.read_download`: the asked-for conversation
 linked into a tree, every message read once for its trailers), and store
 (:class:`ThreadWriter`: one record per Message-ID, and the review summary of every tracked
@@ -201,6 +203,10 @@ class ThreadReader:
         if not mbox.complete:
             for problem in mbox.problems:
                 log.warning("thread %s: %s", anchor, problem)
+            if mbox.corrupt:
+                # Nothing of it is trusted: the thread is read again next run instead.
+                summary.skip("corrupt thread download")
+                return None, False
             summary.skip("truncated thread download")
         summary.messages_seen += mbox.seen
         for reason in mbox.unusable:

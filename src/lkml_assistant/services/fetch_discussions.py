@@ -7,6 +7,10 @@ cover letter when Patchwork knows one, and every tracked patch found in it is su
 The work is planned as :class:`ThreadTask` objects, one per thread. Locally :meth:`run` plans
 and fetches in one go; on AWS the plan is sent to a queue (:class:`TaskQueue`) and each
 consumer invocation fetches a batch of tasks with :meth:`run_task`.
+
+When lore keeps failing, the lore client's circuit breaker opens and the run stops there: the
+threads not tried are counted as skipped and stay planned for the next run. Progress is told
+to a :class:`ThreadProgress` (a terminal's bar, see ``local/progress.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +25,24 @@ from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader, list_for
 from lkml_assistant.services.summary import recorded_run
-from lkml_assistant.sources.http import UpstreamError
+from lkml_assistant.sources.http import CircuitOpenError, UpstreamError
 from lkml_assistant.sources.lore import LoreClient
 
 log = logging.getLogger(__name__)
 
 JOB = "fetch-discussions"
-# Consecutive threads that fail with no answer at all before we stop asking a dead server.
-GIVE_UP_AFTER = 3
+NOT_TRIED = "not tried: lore failed too often in a row"
+
+
+class ThreadProgress(Protocol):
+    """Told how many of the planned threads are behind us, so a terminal can show it."""
+
+    def threads(self, done: int, total: int) -> None: ...
+
+
+class _NoProgress:
+    def threads(self, done: int, total: int) -> None:
+        return None
 
 
 class TaskQueue(Protocol):
@@ -92,10 +106,13 @@ def _group(store: Store, patches: list[Patch]) -> list[ThreadTask]:
 
 
 class FetchDiscussions:
-    def __init__(self, store: Store, lore: LoreClient) -> None:
+    def __init__(
+        self, store: Store, lore: LoreClient, *, progress: ThreadProgress | None = None
+    ) -> None:
         self.store = store
         self.lore = lore
         self.reader = ThreadReader(store, lore)
+        self.progress = progress or _NoProgress()
 
     def run(
         self,
@@ -128,23 +145,27 @@ class FetchDiscussions:
 
     def _run(self, summary: DiscussionSummary, tasks: Sequence[ThreadTask]) -> None:
         done: set[int] = set()
-        failures_in_a_row = 0
         attempted = 0
-        for task in tasks:
+        for number, task in enumerate(tasks, 1):
+            self.progress.threads(number - 1, len(tasks))
             if task.patch_ids and all(pid in done for pid in task.patch_ids):
                 continue
             attempted += 1
             try:
                 done.update(self.run_task(task, summary))
+            except CircuitOpenError as exc:
+                # The threads not tried keep no discussion, so the next run plans them again.
+                attempted -= 1
+                not_tried = tasks[number - 1 :]
+                summary.error(str(exc))
+                for _ in not_tried:
+                    summary.skip(NOT_TRIED)
+                log.error("%s; %d threads left to the next run", exc, len(not_tried))
+                break
             except UpstreamError as exc:
                 summary.error(f"{task.list_name}/{task.anchor}: {exc}")
                 log.error("thread %s on %s: %s", task.anchor, task.list_name, exc)
-                failures_in_a_row = failures_in_a_row + 1 if exc.status is None else 0
-                if failures_in_a_row >= GIVE_UP_AFTER:
-                    summary.error(f"giving up: {self.lore.base_url} does not answer")
-                    break
-                continue
-            failures_in_a_row = 0
+        self.progress.threads(len(tasks), len(tasks))
         if summary.errors:
             summary.status = "failed" if summary.errors >= attempted else "partial"
 
@@ -152,23 +173,36 @@ class FetchDiscussions:
         """Fetch one thread and record it; returns the patch ids settled. Raises UpstreamError.
 
         A patch of the task not in the anchor's thread is looked for in its own; one found in
-        neither is recorded as having none on lore, so it is not asked for again.
+        neither is recorded as having none on lore, so it is not asked for again. That is only
+        known from whole downloads: after a cut one the patch is left to be read again.
         """
         patches = self.store.patches.get_patches(task.patch_ids)
         result = self.reader.read(task.list_name, task.anchor, summary)
         settled = set(result.patch_ids)
         asked = {task.anchor}
+        unread: list[int] = []
         for pid in task.patch_ids:
             patch = patches.get(pid)
             if patch is None or pid in settled:
                 continue
+            whole = result.complete
             if patch.msgid not in asked:
                 # Not in the anchor's thread (a cover that never reached lore, patches sent
                 # unthreaded): the patch's own thread may hold it.
                 asked.add(patch.msgid)
-                settled |= self.reader.read(task.list_name, patch.msgid, summary).patch_ids
+                own = self.reader.read(task.list_name, patch.msgid, summary)
+                settled |= own.patch_ids
                 if pid in settled:
                     continue
-            self.reader.writer.record_missing(patch, task.list_name, summary)
-            settled.add(pid)
+                whole = whole and own.complete
+            if whole:
+                self.reader.writer.record_missing(patch, task.list_name, summary)
+                settled.add(pid)
+            else:
+                unread.append(pid)
+        if unread:
+            # Neither "no thread" nor settled: a stored discussion is read again next run, and
+            # a patch without one is planned again anyway.
+            self.store.discussions.mark_stale(unread)
+            log.warning("thread %s: %d patches left to the next run", task.anchor, len(unread))
         return settled

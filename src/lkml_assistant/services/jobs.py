@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from pydantic import Field, PrivateAttr
 
@@ -28,13 +28,19 @@ from lkml_assistant.config import Settings
 from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary
-from lkml_assistant.services.fetch_discussions import FetchDiscussions, TaskQueue, plan_threads
+from lkml_assistant.services.fetch_discussions import (
+    NOT_TRIED,
+    FetchDiscussions,
+    TaskQueue,
+    ThreadProgress,
+    plan_threads,
+)
 from lkml_assistant.services.fetch_patches import FetchPatches, FetchPatchesSummary, Progress
 from lkml_assistant.services.recipes import JobName, Recipe, RecipeStep, Window
 from lkml_assistant.services.refresh_discussions import RefreshDiscussions, RefreshSummary
 from lkml_assistant.services.review_intel import ReviewIntel, ReviewIntelSummary
 from lkml_assistant.services.summary import JobSummary, recorded_run
-from lkml_assistant.sources.http import UpstreamError
+from lkml_assistant.sources.http import CircuitOpenError, UpstreamError
 from lkml_assistant.wiring import lore_client, patchwork_client
 
 
@@ -89,9 +95,17 @@ class ThreadFetcher:
         self.attempted = 0
 
     def fetch(self, task: ThreadTask) -> set[int]:
+        """Fetch one task; raises UpstreamError so that its record is retried, also when lore
+        was not asked at all (its circuit open): that task was not tried rather than failed."""
         self.attempted += 1
         try:
             return self.job.run_task(task, self.summary)
+        except CircuitOpenError as exc:
+            self.attempted -= 1
+            if NOT_TRIED not in self.summary.skip_reasons:
+                self.failed(str(exc))
+            self.summary.skip(NOT_TRIED)
+            raise
         except UpstreamError as exc:
             self.failed(f"{task.list_name}/{task.anchor}: {exc}")
             raise
@@ -101,13 +115,17 @@ class ThreadFetcher:
         self.summary.status = "failed" if self.summary.errors >= self.attempted else "partial"
 
 
+class JobProgress(Progress, ThreadProgress, Protocol):
+    """What a terminal is told: the Patchwork pages crawled and the lore threads read."""
+
+
 class Jobs:
     def __init__(
         self,
         settings: Settings,
         store: Store,
         *,
-        progress: Progress | None = None,
+        progress: JobProgress | None = None,
         queue: TaskQueue | None = None,
         time_left: Callable[[], float] | None = None,
     ) -> None:
@@ -221,7 +239,7 @@ class Jobs:
         if self.queue is not None:
             return self._queue_threads(since=since, projects=wanted, patch_ids=patch_ids)
         with lore_client(self.settings) as lore:
-            return FetchDiscussions(self.store, lore).run(
+            return FetchDiscussions(self.store, lore, progress=self.progress).run(
                 patch_ids=patch_ids, projects=wanted, since=since
             )
 

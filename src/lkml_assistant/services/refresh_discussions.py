@@ -21,7 +21,7 @@ from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
 from lkml_assistant.services.fetch_discussions import TaskQueue
 from lkml_assistant.services.summary import recorded_run
-from lkml_assistant.sources.http import UpstreamError
+from lkml_assistant.sources.http import CircuitOpenError, UpstreamError
 from lkml_assistant.sources.lore import LoreClient
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,16 @@ class RefreshDiscussions:
             roots = self.store.discussions.recent_thread_roots(now - timedelta(days=days))
             lists = sorted(set(roots.values()))
             failed = 0
-            for list_name in lists:
+            for number, list_name in enumerate(lists):
                 mine = sorted(root for root, name in roots.items() if name == list_name)
                 try:
                     self._refresh_list(list_name, mine, full=full, now=now, summary=summary)
+                except CircuitOpenError as exc:
+                    # The lists not refreshed keep their cursors: the next run searches them.
+                    failed += len(lists) - number
+                    summary.error(str(exc))
+                    log.error("%s; %d lists left to the next run", exc, len(lists) - number)
+                    break
                 except UpstreamError as exc:
                     failed += 1
                     summary.error(f"{list_name}: {exc}")
@@ -83,8 +89,9 @@ class RefreshDiscussions:
             summary.threads_queued += self.queue.send(tasks)
         else:
             for root in sorted(changed):
-                self.reader.read(list_name, root, summary)
-        # Only now, and only after a whole answer: otherwise the same window is searched again.
+                # A thread read only in part is searched for again with the same window.
+                complete &= self.reader.read(list_name, root, summary).complete
+        # Only now, and only after whole answers: otherwise the same window is searched again.
         if complete:
             self.store.cursors.save_lore_cursor(list_name, LoreCursor(received_until=now))
 

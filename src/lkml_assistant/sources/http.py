@@ -4,7 +4,8 @@
 kernel.org's services are shared by thousands of developers, so every request names us in the
 User-Agent, requests to one host are spaced by a minimum interval, and failures back off
 exponentially with jitter. A server's Retry-After is honoured. When the retries run out the
-error names the URL and the last status, so an operator can tell what broke.
+error names the URL and the last status, so an operator can tell what broke. A
+:class:`CircuitBreaker` stops a run from asking an upstream that keeps failing at all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,6 +44,64 @@ class UpstreamError(Exception):
         self.reason = reason
         where = f"HTTP {status}" if status is not None else "no answer"
         super().__init__(f"{url}: {reason} ({where})")
+
+
+class UpstreamUnavailable(UpstreamError):
+    """No usable answer however often asked (no answer, 5xx, 429, a malformed body), as opposed
+    to an answer that the request itself is wrong (a 4xx). What a circuit breaker counts."""
+
+
+class CircuitOpenError(UpstreamError):
+    """Not sent: the upstream failed too many requests in a row in this run."""
+
+    def __init__(self, url: str, failures: int, last: UpstreamError) -> None:
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(url))
+        super().__init__(url, f"{failures} requests in a row failed", last.status)
+        self.args = (
+            f"stopped asking {origin} for this run: {failures} requests in a row failed, "
+            f"the last: {last}",
+        )
+
+
+class CircuitBreaker:
+    """Stops asking an upstream after ``threshold`` requests in a row failed for good.
+
+    Every failed request was already retried with backoff, so a few in a row mean the upstream
+    is down or turning us away (a 503 storm, a 429 that never lifts), not one unlucky request:
+    asking on would only spend hours in backoff. A request it answers, even with a 4xx, starts
+    the count again. Once open the breaker stays open for its client's life, which is one run;
+    the next run's client asks again.
+    """
+
+    def __init__(self, threshold: int = 3) -> None:
+        if threshold < 1:
+            raise ValueError("a circuit breaker needs a threshold of at least 1")
+        self.threshold = threshold
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._last: UpstreamError | None = None
+
+    @property
+    def open(self) -> bool:
+        return self._failures >= self.threshold
+
+    def check(self, url: str) -> None:
+        """Raise :class:`CircuitOpenError` instead of letting a request to ``url`` go out."""
+        with self._lock:
+            if not self.open:
+                return
+            last = self._last
+        assert last is not None
+        raise CircuitOpenError(url, self.threshold, last)
+
+    def record(self, error: UpstreamError | None) -> None:
+        """Count a request's outcome: ``error`` None when it was answered."""
+        with self._lock:
+            if isinstance(error, UpstreamUnavailable):
+                self._failures += 1
+                self._last = error
+            elif not self.open:
+                self._failures = 0
 
 
 @dataclass(frozen=True)
@@ -90,7 +150,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 class HttpClient:
     """A paced, retrying wrapper around one :class:`httpx.Client`.
 
-    ``sleep`` and ``rng`` are injectable so tests can run the backoff without waiting.
+    ``sleep`` and ``rng`` are injectable so tests can run the backoff without waiting. With a
+    ``breaker``, requests fail at once with :class:`CircuitOpenError` after it opens.
     """
 
     def __init__(
@@ -104,8 +165,10 @@ class HttpClient:
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
+        self.breaker = breaker
         self.interval = interval
         self.stats = HttpStats()
         self._sleep = sleep
@@ -154,6 +217,30 @@ class HttpClient:
         ``validate`` checks a 2xx body (e.g. that it is JSON); a ValueError from it counts as a
         failed attempt, so a truncated page is fetched again rather than trusted.
         """
+        if self.breaker is not None:
+            self.breaker.check(url)
+        try:
+            response = self._request(
+                method, url, params=params, ok_statuses=ok_statuses, validate=validate, kw=kwargs
+            )
+        except UpstreamError as exc:
+            if self.breaker is not None:
+                self.breaker.record(exc)
+            raise
+        if self.breaker is not None:
+            self.breaker.record(None)
+        return response
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        ok_statuses: frozenset[int],
+        validate: Callable[[httpx.Response], object] | None,
+        kw: dict[str, Any],
+    ) -> httpx.Response:
         attempts = self.policy.retries + 1
         last_status: int | None = None
         last_reason = "no attempt made"
@@ -162,7 +249,7 @@ class HttpClient:
             retry_after: float | None = None
             started = time.monotonic()
             try:
-                response = self._client.request(method, url, params=params, **kwargs)
+                response = self._client.request(method, url, params=params, **kw)
                 response.read()
             except httpx.TimeoutException as exc:
                 last_status, last_reason = None, f"timed out ({type(exc).__name__})"
@@ -187,7 +274,7 @@ class HttpClient:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     if retry_after is not None and retry_after > self.policy.backoff_max:
                         self._count(started)
-                        raise UpstreamError(
+                        raise UpstreamUnavailable(
                             str(response.url),
                             f"server asks to retry after {retry_after:.0f} s, more than the "
                             f"{self.policy.backoff_max:.0f} s we wait",
@@ -213,7 +300,9 @@ class HttpClient:
             with self._lock:
                 self.stats.retries += 1
             self._sleep(delay)
-        raise UpstreamError(url, f"{last_reason}; gave up after {attempts} attempts", last_status)
+        raise UpstreamUnavailable(
+            url, f"{last_reason}; gave up after {attempts} attempts", last_status
+        )
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)

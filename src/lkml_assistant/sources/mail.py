@@ -97,11 +97,16 @@ def split_mboxrd(data: bytes) -> Iterator[bytes]:
 
 @dataclass(frozen=True, slots=True)
 class Gunzipped:
-    """What could be decompressed; ``complete`` is False when the stream was cut or corrupt."""
+    """What could be decompressed; ``complete`` is False when the stream was cut or corrupt.
+
+    ``corrupt``: damaged rather than cut short. Deflate can go on emitting plausible text after
+    damage, even copies of earlier lines, so no part of what follows it can be trusted.
+    """
 
     data: bytes
     complete: bool
     problem: str | None = None
+    corrupt: bool = False
 
 
 _GUNZIP_SLICE = 64 * 1024
@@ -137,7 +142,7 @@ def gunzip_lenient(data: bytes) -> Gunzipped:
             except zlib.error as exc:
                 _salvage(saved, piece, out)
                 problem = f"gzip stream corrupt in compressed bytes {pos}-{pos + len(piece)}: {exc}"
-                return Gunzipped(b"".join(out), False, problem)
+                return Gunzipped(b"".join(out), False, problem, corrupt=True)
             pos += len(piece)
         if not inflater.eof:
             out.append(inflater.flush())
@@ -153,11 +158,13 @@ def gunzip_lenient(data: bytes) -> Gunzipped:
 
 @dataclass(frozen=True, slots=True)
 class MboxArchive:
-    """The messages of an mbox file; ``problems`` says what was lost and why."""
+    """The messages of an mbox file; ``problems`` says what was lost and why, ``corrupt``
+    whether the gzip stream was damaged (see :class:`Gunzipped`) rather than cut short."""
 
     messages: tuple[bytes, ...]
     complete: bool
     problems: tuple[str, ...] = ()
+    corrupt: bool = False
 
 
 def read_mbox_archive(data: bytes) -> MboxArchive:
@@ -190,7 +197,7 @@ def read_mbox_archive(data: bytes) -> MboxArchive:
         problems.append(
             f"last message dropped: the stream ends inside it ({len(partial)} bytes of it read)"
         )
-    return MboxArchive(tuple(split_mboxrd(head)), False, tuple(problems))
+    return MboxArchive(tuple(split_mboxrd(head)), False, tuple(problems), unpacked.corrupt)
 
 
 # --- headers ----------------------------------------------------------------------------------
@@ -665,12 +672,14 @@ def parse_message(raw: bytes) -> MailMessage:
 @dataclass(frozen=True, slots=True)
 class ParsedMbox:
     """The usable messages of an mbox file; ``problems`` says what the stream lost and
-    ``unusable`` why each message that could not be parsed was left out."""
+    ``unusable`` why each message that could not be parsed was left out. ``corrupt``: the
+    gzip stream was damaged, so even the messages before the damage may be garbled."""
 
     messages: tuple[MailMessage, ...]
     complete: bool
     problems: tuple[str, ...] = ()
     unusable: tuple[str, ...] = ()
+    corrupt: bool = False
 
     @property
     def seen(self) -> int:
@@ -688,7 +697,9 @@ def parse_mbox(data: bytes) -> ParsedMbox:
             messages.append(parse_message(raw))
         except MailParseError as exc:
             unusable.append(exc.reason)
-    return ParsedMbox(tuple(messages), archive.complete, archive.problems, tuple(unusable))
+    return ParsedMbox(
+        tuple(messages), archive.complete, archive.problems, tuple(unusable), archive.corrupt
+    )
 
 
 # --- body normalising for trailer extraction -------------------------------------------------
