@@ -37,6 +37,7 @@ class PatchQuery:
     ``review_states`` are :class:`PatchReview` statuses; a patch with no review record yet
     counts as ``unreviewed``.
     ``since`` is inclusive and ``until`` exclusive, both on the submission date.
+    ``msgid`` is the patch mail's Message-ID, without angle brackets.
     """
 
     project: str | None = None
@@ -47,6 +48,7 @@ class PatchQuery:
     since: datetime | None = None
     until: datetime | None = None
     review_states: tuple[str, ...] = ()
+    msgid: str | None = None
 
 
 @dataclass(frozen=True)
