@@ -31,7 +31,7 @@ import uvicorn
 
 from lkml_assistant.config import Settings
 from lkml_assistant.repositories import open_store
-from lkml_assistant.repositories.base import Store
+from lkml_assistant.repositories.base import Store, StoreOpenError
 from lkml_assistant.services.jobs import Jobs
 from lkml_assistant.services.recipes import BACKFILL, SCHEDULED, Recipe
 
@@ -85,8 +85,11 @@ def jobs_lock(settings: Settings) -> Iterator[None]:
         yield
         return
     path = settings.sqlite_path.with_name(settings.sqlite_path.name + ".jobs.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = path.open("a")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle: IO[str] = path.open("a")
+    except OSError as exc:
+        raise StoreOpenError(f"cannot open the store's job lock {path}: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

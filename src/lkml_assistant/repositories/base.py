@@ -29,6 +29,10 @@ from lkml_assistant.models.records import (
 )
 
 
+class StoreOpenError(Exception):
+    """The store named by the settings cannot be opened; the message says what is wrong."""
+
+
 @dataclass(frozen=True)
 class PatchQuery:
     """What a patch list is narrowed to; every criterion given must hold.
