@@ -320,9 +320,14 @@ def build_router(service: QueryService) -> Router:
 
     @router.get(
         "/health",
-        summary="Liveness and store reachability",
+        summary="Store reachability, and each scheduled job's last success",
+        description="status is degraded (still 200) once a job's last success is older than "
+        "twice its schedule; reasons say which. 503 when the store does not answer.",
         responses={
-            200: {"description": "Store reachable", "content": {JSON: {"model": HealthOut}}},
+            200: {
+                "description": "Store reachable (ok or degraded)",
+                "content": {JSON: {"model": HealthOut}},
+            },
             **_ERRORS,
             503: {"description": "Store unreachable", "content": {JSON: {"model": HealthOut}}},
         },
@@ -331,7 +336,7 @@ def build_router(service: QueryService) -> Router:
         result = service.health()
         # A load balancer must see a store outage without parsing the body.
         return Response(
-            status_code=200 if result.status == "ok" else 503,
+            status_code=503 if result.status == "unavailable" else 200,
             content_type=JSON,
             body=result,
         )
