@@ -16,6 +16,7 @@ import select
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -62,6 +63,21 @@ def serve_env(tmp_path: Path, patchwork_url: str) -> dict[str, str]:
     }
     env.pop("VIRTUAL_ENV", None)  # uv warns when it names another environment
     return env
+
+
+def wait_for_the_crawl(tmp_path: Path, timeout: float = 60) -> None:
+    """Until fetch-patches has opened its run record: the signal must find it under way."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.Error):
+            conn = sqlite3.connect(f"file:{tmp_path / 'store.sqlite3'}?mode=ro", uri=True)
+            try:
+                if conn.execute("SELECT 1 FROM runs WHERE job = 'fetch-patches'").fetchone():
+                    return
+            finally:
+                conn.close()
+        time.sleep(0.1)
+    raise AssertionError("fetch-patches did not start")
 
 
 def fetch_patches_run(tmp_path: Path):
@@ -117,7 +133,7 @@ def test_ctrl_c_on_make_run_exits_0_and_closes_the_run(patchwork, tmp_path):
     try:
         terminal = Terminal(["make", "run"], serve_env(tmp_path, patchwork.url))
         terminal.read_until(b"backfill: starting", timeout=120)
-        time.sleep(SLOW / 2)  # a request of fetch-patches is on its way
+        wait_for_the_crawl(tmp_path)
         os.write(terminal.fd, b"\x03")  # Ctrl-C: SIGINT to the terminal's foreground group
         pressed = time.monotonic()
         status = terminal.wait(timeout=DEADLINE + 10)
@@ -170,7 +186,7 @@ def test_a_signal_to_the_process_group_stops_serve_cleanly(patchwork, tmp_path, 
     proc = _serve_in_group(serve_env(tmp_path, patchwork.url))
     try:
         lines = _wait_for_line(proc, "backfill: starting", timeout=120)
-        time.sleep(SLOW / 2)
+        wait_for_the_crawl(tmp_path)
         os.killpg(proc.pid, signum)  # uv and python both get it, as from `kill -- -PGID`
         pressed = time.monotonic()
         rest = proc.communicate(timeout=DEADLINE + 10)[1]
@@ -198,7 +214,7 @@ def test_a_job_past_the_grace_period_is_abandoned_with_its_run_closed(patchwork,
     proc = _serve_in_group(env)
     try:
         lines = _wait_for_line(proc, "backfill: starting", timeout=120)
-        time.sleep(1)
+        wait_for_the_crawl(tmp_path)
         os.killpg(proc.pid, signal.SIGTERM)
         pressed = time.monotonic()
         rest = proc.communicate(timeout=DEADLINE + 10)[1]
