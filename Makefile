@@ -28,7 +28,9 @@ setup: .venv/.synced
 	@touch $@
 
 # The jobs on schedule and the REST API in one process, on the embedded SQLite store (LKML_*
-# settings apply; a first start backfills LKML_BACKFILL_DAYS). Ctrl-C stops it.
+# settings apply; a first start backfills LKML_BACKFILL_DAYS). Ctrl-C stops it, exit status 0:
+# serve takes the terminal's foreground, so make does not get the SIGINT and end by it
+# (docs/local-service.md, "Ctrl-C under make run").
 run: setup
 	$(UV) run lkml-assistant serve
 

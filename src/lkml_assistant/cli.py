@@ -19,9 +19,11 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from lkml_assistant import __version__
-from lkml_assistant.config import ConfigFileMissingError, Settings, load_settings
+from lkml_assistant.config import MAX_DAYS, ConfigFileError, Settings, load_settings
 from lkml_assistant.repositories import open_store
+from lkml_assistant.repositories.base import StoreOpenError
 from lkml_assistant.services.jobs import Jobs, RecipeSummary
+from lkml_assistant.services.queries.validation import MAX_ID
 from lkml_assistant.services.recipes import BACKFILL, JobName
 from lkml_assistant.services.summary import JobSummary
 
@@ -58,7 +60,7 @@ def _load(args: argparse.Namespace, **overrides: object) -> Settings:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise UsageError(_settings_error(exc)) from exc
-    except ConfigFileMissingError as exc:
+    except ConfigFileError as exc:
         raise UsageError(str(exc)) from exc
 
 
@@ -227,14 +229,23 @@ def _port(value: str) -> int:
     return number
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more: {value!r}")
-    return number
+def _whole_number(largest: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to ``largest``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+        if not 1 <= number <= largest:
+            raise argparse.ArgumentTypeError(f"must be from 1 to {largest}: {value!r}")
+        return number
+
+    return parse
+
+
+_patch_id = _whole_number(MAX_ID)
+_days = _whole_number(MAX_DAYS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -283,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     discussions.add_argument(
         "--patch",
         action="append",
-        type=_positive_int,
+        type=_patch_id,
         metavar="ID",
         help="Patchwork patch id (repeatable); default: every patch that needs it",
     )
@@ -304,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refresh.add_argument(
         "--days",
-        type=_positive_int,
+        type=_days,
         metavar="N",
         help="threads of patches submitted in the last N days (default: LKML_REFRESH_DAYS, 14)",
     )
@@ -326,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     intel.add_argument(
         "--days",
-        type=_positive_int,
+        type=_days,
         metavar="N",
         help="patches of the last N days (default: LKML_BACKFILL_DAYS, 30)",
     )
@@ -356,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument(
         "--days",
-        type=_positive_int,
+        type=_days,
         metavar="N",
         help="how far back (default: LKML_BACKFILL_DAYS, 30)",
     )
@@ -370,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except UsageError as exc:
+    except (UsageError, StoreOpenError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

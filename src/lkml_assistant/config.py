@@ -9,6 +9,7 @@ Nothing here is read at import time: call :func:`load_settings`.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -25,6 +26,9 @@ from pydantic_settings import (
 )
 
 APP_NAME = "lkml-assistant"
+# The longest window a setting or a command's --days may name: a century, well inside the
+# dates Python and the stores can hold.
+MAX_DAYS = 36500
 
 
 def default_store() -> str:
@@ -78,10 +82,10 @@ class Settings(BaseSettings):
     page_size: int = Field(250, ge=1, le=1000, description="per_page asked of Patchwork.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     backfill_days: int = Field(
-        30, ge=1, le=36500, description="Window a first start of `serve` backfills, in days."
+        30, ge=1, le=MAX_DAYS, description="Window a first start of `serve` backfills, in days."
     )
     refresh_days: int = Field(
-        14, ge=1, le=36500, description="Window of the daily full discussion refresh, in days."
+        14, ge=1, le=MAX_DAYS, description="Window of the daily full discussion refresh, in days."
     )
     api_host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
@@ -111,7 +115,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         0,
         ge=0,
-        le=36500,
+        le=MAX_DAYS,
         description="DynamoDB items expire this many days after their date (TTL); 0 keeps them.",
     )
 
@@ -223,13 +227,22 @@ class Settings(BaseSettings):
         path = Path(config_file) if config_file else default_config_file()
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            try:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigFileError(f"the config file {path} is not valid TOML: {exc}") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigFileError(f"cannot read the config file {path}: {exc}") from None
         elif config_file:
             raise ConfigFileMissingError(f"LKML_CONFIG names a file that does not exist: {path}")
         return tuple(sources)
 
 
-class ConfigFileMissingError(ValueError):
+class ConfigFileError(ValueError):
+    """The config file cannot be read as settings."""
+
+
+class ConfigFileMissingError(ConfigFileError):
     """LKML_CONFIG points at nothing."""
 
 

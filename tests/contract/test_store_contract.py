@@ -174,6 +174,11 @@ def test_filters_narrow_lists_like_the_data_says(store, sample):
     )
     listed = store.patches.page_patches(PatchQuery(states=("accepted",)), limit=2)
     assert [p.id for p in listed] == newest_first([p for p in patches if p.state == "accepted"])[:2]
+    some = patches[11]
+    check(PatchQuery(msgid=some.msgid), [some])
+    check(PatchQuery(msgid=some.msgid, states=("accepted",), project="netfilter-devel"), [some])
+    check(PatchQuery(msgid=some.msgid, states=("new",)), [])
+    check(PatchQuery(msgid="nobody@nowhere.example"), [])
 
 
 def _has_word(name: str, word: str) -> bool:

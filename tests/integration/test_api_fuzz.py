@@ -6,6 +6,10 @@ uvicorn serves the API on 127.0.0.1 from a thread; schemathesis reads the schema
 publishes and checks, for up to 50 generated requests per operation (valid and invalid
 input mixed): no 5xx, the status code
 and the content type are documented, and the body conforms to the documented schema.
+
+On top of what schemathesis generates, every operation gets hostile variants of valid
+requests: a C0 control character or DEL put into a text parameter, and a parameter the route
+does not take. Both must answer 400, never 5xx and never as if nothing were wrong.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -41,6 +46,12 @@ CHECKS = [
     response_schema_conformance,
 ]
 MAX_EXAMPLES = 50
+HOSTILE_EXAMPLES = 25
+CONTROL_CHARACTERS = st.sampled_from([chr(code) for code in range(0x20)] + ["\x7f"])
+# Misspelt filters, Patchwork's own names, and anything else.
+UNKNOWN_NAMES = st.sampled_from(["status", "per_page", "page", "order", "Limit"]) | st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E, blacklist_characters="&=#%+"), min_size=1
+)
 
 
 def filled_store(path: Path) -> SqliteStore:
@@ -107,6 +118,58 @@ def fuzz_operation(operation: Any, base_url: str, calls: dict[str, int]) -> str 
     return None
 
 
+@st.composite
+def hostile_case(draw: st.DrawFn, operation: Any) -> tuple[schemathesis.Case, str]:
+    """A valid request made invalid: a control character in one of its text parameters, or
+    (always possible) an unknown query parameter. Returns the case and what was done."""
+    case = draw(operation.as_strategy(GenerationMode.POSITIVE))
+    query = dict(case.query or {})
+    path = dict(case.path_parameters or {})
+    texts: list[tuple[str, str]] = [("query", k) for k, v in query.items() if isinstance(v, str)]
+    texts += [("path", k) for k, v in path.items() if isinstance(v, str)]
+    in_text: bool = draw(st.booleans()) if texts else False
+    if in_text:
+        where, name = draw(st.sampled_from(texts))
+        params = query if where == "query" else path
+        value = params[name]
+        at = draw(st.integers(0, len(value)))
+        params[name] = value[:at] + draw(CONTROL_CHARACTERS) + value[at:]
+        done = f"control character in {where}.{name}"
+    else:
+        declared = {parameter.name for parameter in operation.query}
+        name = draw(UNKNOWN_NAMES.filter(lambda n: n not in declared))
+        query[name] = draw(st.text(max_size=5) | st.just(""))
+        done = f"unknown parameter {name!r}"
+    case.query = query or None
+    case.path_parameters = path or None
+    return case, done
+
+
+def fuzz_hostile(operation: Any, base_url: str, calls: dict[str, int]) -> str | None:
+    """Hostile variants of valid requests to one operation; the failure, if any."""
+
+    @given(hostile=hostile_case(operation))
+    @settings(
+        max_examples=HOSTILE_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(hostile: tuple[schemathesis.Case, str]) -> None:
+        case, done = hostile
+        response = case.call_and_validate(base_url=base_url, checks=CHECKS, timeout=10)
+        kind = f"{response.status_code // 100}xx"
+        calls[f"hostile {kind}"] = calls.get(f"hostile {kind}", 0) + 1
+        assert response.status_code == 400, f"{done}: {response.status_code} {response.text}"
+
+    try:
+        run()
+    except (Exception, BaseExceptionGroup) as exc:
+        return f"{operation.label} (hostile): {type(exc).__name__}: {exc}"
+    return None
+
+
 def test_api_conforms_to_its_schema(api_schema: Any, api_base_url: str) -> None:
     # schemathesis.pytest.from_fixture does not work with pytest 9 (it reads a private node
     # attribute), so the operations are driven through hypothesis directly, one after another.
@@ -114,13 +177,16 @@ def test_api_conforms_to_its_schema(api_schema: Any, api_base_url: str) -> None:
     calls: dict[str, int] = {}
     operations = [result.ok() for result in api_schema.get_all_operations()]
     for operation in operations:
-        failure = fuzz_operation(operation, api_base_url, calls)
-        if failure is not None:
-            failures.append(failure)
+        for fuzz in (fuzz_operation, fuzz_hostile):
+            failure = fuzz(operation, api_base_url, calls)
+            if failure is not None:
+                failures.append(failure)
     print("requests per operation:", calls)
     assert len(operations) >= 8
     assert all(calls.get(operation.label) for operation in operations), calls
     assert calls.get("4xx"), "no invalid request generated"
+    assert calls.get("hostile 4xx", 0) >= HOSTILE_EXAMPLES * len(operations) // 2, calls
+    assert not calls.get("5xx") and not calls.get("hostile 5xx"), calls
     assert not failures, "\n\n".join(failures)
 
 

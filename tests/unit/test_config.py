@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from lkml_assistant.config import ConfigFileMissingError, load_settings
+from lkml_assistant.config import ConfigFileError, ConfigFileMissingError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +56,14 @@ def test_config_file_is_read_and_env_wins(monkeypatch, tmp_path):
 def test_missing_config_file_named_explicitly_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("LKML_CONFIG", str(tmp_path / "nope.toml"))
     with pytest.raises(ConfigFileMissingError, match=r"nope\.toml"):
+        load_settings()
+
+
+def test_a_config_file_that_is_not_toml_is_an_error_naming_it(monkeypatch, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('projects = ["netdevbpf"\n')
+    monkeypatch.setenv("LKML_CONFIG", str(path))
+    with pytest.raises(ConfigFileError, match=r"config\.toml is not valid TOML"):
         load_settings()
 
 

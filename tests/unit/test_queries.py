@@ -520,3 +520,71 @@ def test_list_counts_agree_with_the_full_review_summaries(store):
         assert got.last_activity == summary.last_activity
         with_trailers += bool(summary.trailers)
     assert with_trailers > 100
+
+
+# --- /health: each scheduled job's last success against its schedule ---------------------------
+
+NOW = datetime(2025, 12, 3, 12, 30, tzinfo=UTC)
+HOURLY_JOBS = ("fetch-patches", "fetch-discussions", "review-intel")
+
+
+def _succeeded(store: SqliteStore, job: str, ago: timedelta, status: str = "ok") -> None:
+    started = NOW - ago - timedelta(minutes=1)
+    run_id = store.runs.start_run(job, started, owner="test")
+    store.runs.finish_run(run_id, finished_at=NOW - ago, status=status, summary={})
+
+
+@pytest.fixture
+def empty_store(tmp_path):
+    with SqliteStore(tmp_path / "health.sqlite3") as store:
+        yield store
+
+
+def test_health_is_ok_while_every_job_succeeds_on_schedule(empty_store):
+    for job in HOURLY_JOBS:
+        _succeeded(empty_store, job, timedelta(minutes=90))
+    _succeeded(empty_store, "refresh-discussions", timedelta(hours=47))
+    health = QueryService(empty_store, clock=lambda: NOW).health()
+    assert (health.status, health.reasons) == ("ok", [])
+    assert set(health.jobs) == {*HOURLY_JOBS, "refresh-discussions"}
+    patches = health.jobs["fetch-patches"]
+    assert patches.status == "ok" and patches.age_seconds == 90 * 60
+    assert patches.last_success == NOW - timedelta(minutes=90)
+    # The periods come from the recipes' crons: hourly for the fetches, daily for the refresh.
+    assert patches.late_after_seconds == 2 * 3600
+    assert patches.schedule == "hourly (0 * * * * UTC)"
+    assert health.jobs["refresh-discussions"].late_after_seconds == 2 * 86400
+
+
+def test_health_is_degraded_once_a_last_success_is_older_than_twice_its_schedule(empty_store):
+    for job in ("fetch-discussions", "review-intel"):
+        _succeeded(empty_store, job, timedelta(minutes=30))
+    _succeeded(empty_store, "fetch-patches", timedelta(hours=2, seconds=1))
+    # Failures since then do not count as successes.
+    fresh = empty_store.runs.start_run("fetch-patches", NOW - timedelta(minutes=5), owner="t")
+    empty_store.runs.finish_run(fresh, finished_at=NOW, status="failed", summary={})
+    _succeeded(empty_store, "refresh-discussions", timedelta(hours=49))
+    health = QueryService(empty_store, clock=lambda: NOW).health()
+    assert health.status == "degraded" and health.store == "reachable"
+    assert health.jobs["fetch-patches"].status == "late"
+    assert health.reasons == [
+        "fetch-patches: last success 2 h ago, more than twice its schedule hourly (0 * * * * UTC)",
+        "refresh-discussions: last success 49 h ago, more than twice its schedule "
+        "daily (0 3 * * * UTC)",
+    ]
+
+
+def test_health_of_jobs_that_never_succeeded(empty_store):
+    # Nothing has run yet (a first start): not late.
+    fresh = QueryService(empty_store, clock=lambda: NOW).health()
+    assert fresh.status == "ok"
+    assert {job.status for job in fresh.jobs.values()} == {"not yet"}
+    # Tried and failed, with nothing ever synced: degraded at once.
+    _succeeded(empty_store, "fetch-patches", timedelta(minutes=1), status="failed")
+    running = empty_store.runs.start_run("fetch-discussions", NOW, owner="t")
+    health = QueryService(empty_store, clock=lambda: NOW).health()
+    assert health.status == "degraded"
+    assert health.reasons == ["fetch-patches: never succeeded; its last run ended failed"]
+    assert health.jobs["fetch-patches"].status == "never"
+    assert health.jobs["fetch-discussions"].status == "not yet"
+    assert running in {run.id for run in empty_store.runs.running_runs()}

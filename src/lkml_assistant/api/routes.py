@@ -7,7 +7,9 @@ the error mapping, ``/openapi.json`` and the ``/docs`` page. Routes only transla
 service calls: checks and queries live in the :mod:`lkml_assistant.services.queries` package.
 
 Errors are JSON ``{"error": ..., "details": [...]}``: 400 for any bad parameter (Powertools
-answers 422 by default), 404 for unknown ids and routes, 500 without internals otherwise.
+answers 422 by default), an unknown query parameter or a control character in any parameter
+(:func:`~lkml_assistant.services.queries.validation.check_parameters`, run for every route by
+:func:`_strict_parameters`), 404 for unknown ids and routes, 500 without internals otherwise.
 """
 
 # No `from __future__ import annotations`: Powertools reads the route signatures at runtime.
@@ -53,8 +55,11 @@ from lkml_assistant.services.queries.validation import (
     MAX_EMAIL_LENGTH,
     MAX_ID,
     MAX_LIMIT,
+    MAX_MSGID_LENGTH,
     MAX_QUERY_LENGTH,
     build_patch_query,
+    check_parameters,
+    check_text,
 )
 
 log = logging.getLogger(__name__)
@@ -62,7 +67,9 @@ log = logging.getLogger(__name__)
 API_TITLE = "LKML Assistant"
 API_DESCRIPTION = (
     "Linux kernel patches mirrored from Patchwork and their review discussions from lore. "
-    "Ids are Patchwork's; messages are addressed by Message-ID without angle brackets."
+    "Ids are Patchwork's; messages are addressed by Message-ID without angle brackets. "
+    "A query parameter a route does not take, or a control character in any parameter, "
+    "is refused with 400."
 )
 JSON = "application/json"
 
@@ -108,13 +115,25 @@ ReviewStatusFilter = Annotated[
     Query(description=f"review status ({REVIEW_STATUSES}); repeat for any of several"),
 ]
 SeriesId = Annotated[int, Path(ge=1, le=MAX_ID, description="Patchwork's series id.")]
+MsgidFilter = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_MSGID_LENGTH,
+        description="the patch mail's Message-ID, with or without angle brackets",
+    ),
+]
 
 
 def build_router(service: QueryService) -> Router:
     """The API's routes, answering from ``service``."""
     router = Router()  # type: ignore[no-untyped-call]
 
-    @router.get("/projects", summary="Projects followed", tags=["projects"])
+    @router.get(
+        "/projects",
+        summary="Projects followed",
+        tags=["projects"],
+        responses=_answers(ProjectList, not_found=False),
+    )
     def list_projects() -> ProjectList:
         return service.projects()
 
@@ -145,6 +164,7 @@ def build_router(service: QueryService) -> Router:
         ] = None,
         until: Annotated[datetime | None, Query(description="submitted before")] = None,
         review_status: ReviewStatusFilter = None,
+        msgid: MsgidFilter = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> PatchPage:
@@ -157,6 +177,7 @@ def build_router(service: QueryService) -> Router:
             since=since,
             until=until,
             review_status=review_status or (),
+            msgid=msgid,
         )
         return service.patches(query, limit=limit, cursor=cursor)
 
@@ -184,6 +205,7 @@ def build_router(service: QueryService) -> Router:
             Query(max_length=MAX_QUERY_LENGTH, description="words that must all be in the title"),
         ] = None,
         review_status: ReviewStatusFilter = None,
+        msgid: MsgidFilter = None,
         limit: Limit = 50,
     ) -> Response[bytes]:
         query = build_patch_query(
@@ -193,6 +215,7 @@ def build_router(service: QueryService) -> Router:
             series=series,
             q=q,
             review_status=review_status or (),
+            msgid=msgid,
         )
         page = service.patches(query, limit=limit)
         event = router.current_event
@@ -287,15 +310,25 @@ def build_router(service: QueryService) -> Router:
     ) -> PatchPage:
         return service.person_patches(email, limit=limit, cursor=cursor)
 
-    @router.get("/stats", summary="What the store holds and the last run of each job")
+    @router.get(
+        "/stats",
+        summary="What the store holds and the last run of each job",
+        responses=_answers(StatsOut, not_found=False),
+    )
     def stats() -> StatsOut:
         return service.stats()
 
     @router.get(
         "/health",
-        summary="Liveness and store reachability",
+        summary="Store reachability, and each scheduled job's last success",
+        description="status is degraded (still 200) once a job's last success is older than "
+        "twice its schedule; reasons say which. 503 when the store does not answer.",
         responses={
-            200: {"description": "Store reachable", "content": {JSON: {"model": HealthOut}}},
+            200: {
+                "description": "Store reachable (ok or degraded)",
+                "content": {JSON: {"model": HealthOut}},
+            },
+            **_ERRORS,
             503: {"description": "Store unreachable", "content": {JSON: {"model": HealthOut}}},
         },
     )
@@ -303,7 +336,7 @@ def build_router(service: QueryService) -> Router:
         result = service.health()
         # A load balancer must see a store outage without parsing the body.
         return Response(
-            status_code=200 if result.status == "ok" else 503,
+            status_code=503 if result.status == "unavailable" else 200,
             content_type=JSON,
             body=result,
         )
@@ -326,6 +359,27 @@ def _validation_details(exc: RequestValidationError) -> list[ErrorDetail]:
     return details
 
 
+def _strict_parameters(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Every documented route takes only the query parameters its signature declares.
+
+    The pages Powertools serves (``/docs`` reads ``format``) and ``/openapi.json`` are not
+    held to it; control characters are refused everywhere."""
+    route = app.context.get("_route")
+    query = app.current_event.resolved_query_string_parameters or {}
+    if route is None:
+        accepted, path = set(query), {}
+    else:
+        accepted = {field.alias for field in route.dependant.query_params}
+        if not route.include_in_schema:
+            accepted |= set(query)
+        # After validation the route's arguments hold the query's values too.
+        arguments = app.context.get("_route_args") or {}
+        names = [(f.alias, f.name) for f in route.dependant.path_params]
+        path = {alias: arguments[name] for alias, name in names if name in arguments}
+    check_parameters(query, path, accepted)
+    return next_middleware(app)
+
+
 def _offline_swagger(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Keep the docs page self-contained: Powertools inlines Swagger UI's script and styles,
     but Swagger UI would still fetch a validity badge from validator.swagger.io."""
@@ -339,6 +393,7 @@ def _offline_swagger(app: ApiGatewayResolver, next_middleware: NextMiddleware) -
 
 def install(app: ApiGatewayResolver, service: QueryService) -> None:
     """Add the routes, the JSON error mapping, /openapi.json and /docs to a resolver."""
+    app.use(middlewares=[_strict_parameters])
     app.include_router(build_router(service))
 
     def invalid_parameters(exc: RequestValidationError) -> Response[str]:
@@ -353,6 +408,11 @@ def install(app: ApiGatewayResolver, service: QueryService) -> None:
     @app.not_found
     def unknown_route(exc: NotFoundError) -> Response[str]:
         event = app.current_event
+        try:
+            # No route takes a control character, so none matched: say that, not 404.
+            check_text(event.path, "path")
+        except InvalidRequestError as invalid:
+            return invalid_request(invalid)
         return _error(404, f"no route {event.http_method} {event.path}")
 
     def failure(exc: Exception) -> Response[str]:

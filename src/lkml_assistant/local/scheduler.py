@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from croniter import croniter  # type: ignore[import-untyped]  # no stubs in the lock
 
 from lkml_assistant.repositories.base import RunRepository
+from lkml_assistant.services.runs import this_process
 from lkml_assistant.services.summary import JobSummary
 
 log = logging.getLogger(__name__)
@@ -350,7 +351,9 @@ class Scheduler:
         summary = run.record()
         if note:
             summary["note"] = note
-        run_id = self.runs.start_run(RECORD_PREFIX + run.name, run.started_at)
+        run_id = self.runs.start_run(
+            RECORD_PREFIX + run.name, run.started_at, owner=this_process().name
+        )
         self.runs.finish_run(
             run_id,
             finished_at=run.finished_at or run.started_at,

@@ -3,8 +3,12 @@
 
 The API (uvicorn) answers from a thread of its own while the scheduler's single worker thread
 runs the jobs, both on one store. Signals are handled here, in the main thread, so that
-SIGTERM and Ctrl-C stop both cleanly: the API stops taking requests, the job in progress gets
-a grace period to end, and a job still running after it is abandoned (safe to repeat).
+SIGTERM and Ctrl-C stop both cleanly, however often they arrive (a signal to the process group
+reaches serve once from the terminal and again from each wrapper that forwards it): the API
+stops taking requests, the job in progress gets a grace period to end, and the exit status is
+0. A crawl told that the grace period has begun pauses after its current page and keeps a
+checkpoint (``time_left``), so the next start resumes it. A job still running when the grace
+period ends is abandoned (safe to repeat) and its run record closed as interrupted.
 
 What runs when is :mod:`lkml_assistant.services.recipes` (hourly, daily at 03:00, Sundays at
 04:00, and the backfill of a first start); every thread is fetched in this process. A
@@ -17,12 +21,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import math
+import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from types import FrameType
 from typing import IO, Any
@@ -31,11 +39,13 @@ import uvicorn
 
 from lkml_assistant.config import Settings
 from lkml_assistant.repositories import open_store
-from lkml_assistant.repositories.base import Store
+from lkml_assistant.repositories.base import Store, StoreOpenError
 from lkml_assistant.services.jobs import Jobs
 from lkml_assistant.services.recipes import BACKFILL, SCHEDULED, Recipe
+from lkml_assistant.services.runs import interrupt_own_runs
 
 from .scheduler import Backfill, Clock, Schedule, Scheduler, Step, SystemClock
+from .terminal import foreground_of_own
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +95,11 @@ def jobs_lock(settings: Settings) -> Iterator[None]:
         yield
         return
     path = settings.sqlite_path.with_name(settings.sqlite_path.name + ".jobs.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle: IO[str] = path.open("a")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle: IO[str] = path.open("a")
+    except OSError as exc:
+        raise StoreOpenError(f"cannot open the store's job lock {path}: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -132,7 +145,8 @@ class LocalService:
         self.shutdown_grace = shutdown_grace
         self._own_store = store is None
         self.store: Store = store if store is not None else open_store(settings)
-        self.jobs = Jobs(settings, self.store)
+        self._stop_deadline: float | None = None
+        self.jobs = Jobs(settings, self.store, time_left=self._time_left)
         self.scheduler = Scheduler(
             self.store.runs,
             standard_schedules(self.jobs),
@@ -188,8 +202,15 @@ class LocalService:
 
     # --- stop -------------------------------------------------------------------------------
 
+    def _time_left(self) -> float:
+        """What a job has left to run: unbounded until a stop, then the grace period's rest."""
+        if self._stop_deadline is None:
+            return math.inf
+        return max(0.0, self._stop_deadline - time.monotonic())
+
     def stop(self) -> bool:
         """Stop the schedules and the API; True when no job had to be abandoned."""
+        self._stop_deadline = time.monotonic() + self.shutdown_grace
         self.scheduler.stop()
         if self._api is not None:
             self._api.server.should_exit = True
@@ -206,6 +227,11 @@ class LocalService:
                 "abandoning %s: it is safe to repeat, and runs again at the next start",
                 self.scheduler.current_job or "the job in progress",
             )
+            interrupt_own_runs(
+                self.store.runs,
+                datetime.now(UTC),
+                f"abandoned at shutdown, {self.shutdown_grace:.0f} s after the stop",
+            )
         if self._api is not None:
             self._api.thread.join(10)
             self._api.sock.close()
@@ -219,28 +245,44 @@ class LocalService:
         return clean
 
     def run(self) -> int:
-        """Start, serve until SIGTERM or Ctrl-C, stop. Returns the exit status (0)."""
+        """Start, serve until SIGTERM or Ctrl-C, stop. Returns the exit status (0).
+
+        Under a wrapper on a terminal (``make run``), the terminal's foreground is taken for
+        serve alone (:mod:`.terminal`), so that Ctrl-C does not end the wrappers by signal."""
         stop = threading.Event()
+        stopping: list[str] = []
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
-            if stop.is_set():
-                # A second Ctrl-C: the user does not want to wait for the job in progress.
-                raise KeyboardInterrupt
-            log.info("%s: stopping", signal.Signals(signum).name)
+            # Only note it: logging here could re-enter a lock the main thread holds. A repeated
+            # signal (the group's, a wrapper's, a second Ctrl-C) is the same request: the grace
+            # period already bounds the wait.
+            stopping.append(signal.Signals(signum).name)
             stop.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self.start()
-            while not stop.wait(0.5):
-                if self._api is not None and not self._api.thread.is_alive():
-                    log.error("the API server stopped unexpectedly")
-                    break
-            clean = self.stop()
-            log.info("stopped%s", "" if clean else " (a job was abandoned)")
+            with foreground_of_own():
+                self.start()
+                while not stop.wait(0.5):
+                    if self._api is not None and not self._api.thread.is_alive():
+                        log.error("the API server stopped unexpectedly")
+                        break
+                if stopping:
+                    log.info("%s: stopping", stopping[0])
+                clean = self.stop()
+                if len(stopping) > 1:
+                    log.info("stopped once for %s", ", ".join(stopping))
+                log.info("stopped%s", "" if clean else " (a job was abandoned)")
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+        if not clean:
+            # The abandoned job's thread may be inside SQLite or a socket read; ending the
+            # process here, rather than through interpreter teardown around it, cannot crash.
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
         return 0
 
 

@@ -231,9 +231,27 @@ class StatsOut(_Out):
     last_runs: dict[str, RunOut] = Field(description="The newest run of each job.")
 
 
+class JobHealthOut(_Out):
+    status: str = Field(
+        description="ok; late (last success older than twice its schedule); never (tried, "
+        "never succeeded); not yet (its first run has not ended)"
+    )
+    last_success: datetime | None = Field(description="When its last successful run ended.")
+    age_seconds: float | None = Field(description="How long ago that was.")
+    schedule: str = Field(description="The recipe that runs it most often, and its cron.")
+    late_after_seconds: float = Field(description="Twice that recipe's period.")
+
+
 class HealthOut(_Out):
-    status: str = Field(description="ok, or unavailable when the store does not answer.")
+    status: str = Field(
+        description="ok; degraded when a scheduled job is late (reasons say which); "
+        "unavailable when the store does not answer."
+    )
     store: str = Field(description="reachable or unreachable")
+    jobs: dict[str, JobHealthOut] = Field(
+        default_factory=dict, description="Each scheduled job's last success."
+    )
+    reasons: list[str] = Field(default_factory=list, description="Why it is not ok.")
 
 
 class VersionOut(_Out):

@@ -55,8 +55,14 @@ class RunRecord(BaseModel):
     job: str
     started_at: datetime
     finished_at: datetime | None = None
-    status: str = Field(description="running, ok, partial or failed")
+    status: str = Field(description="running, ok, partial, failed or interrupted")
     summary: dict[str, Any] = Field(default_factory=dict)
+    owner: str | None = Field(
+        None, description="Who runs it: 'pid N on HOST', or a Lambda function's log stream."
+    )
+    lease_until: datetime | None = Field(
+        None, description="Still running after this moment means its process is gone (Lambda)."
+    )
 
 
 class WriteResult(BaseModel):

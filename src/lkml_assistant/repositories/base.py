@@ -29,6 +29,10 @@ from lkml_assistant.models.records import (
 )
 
 
+class StoreOpenError(Exception):
+    """The store named by the settings cannot be opened; the message says what is wrong."""
+
+
 @dataclass(frozen=True)
 class PatchQuery:
     """What a patch list is narrowed to; every criterion given must hold.
@@ -37,6 +41,7 @@ class PatchQuery:
     ``review_states`` are :class:`PatchReview` statuses; a patch with no review record yet
     counts as ``unreviewed``.
     ``since`` is inclusive and ``until`` exclusive, both on the submission date.
+    ``msgid`` is the patch mail's Message-ID, without angle brackets.
     """
 
     project: str | None = None
@@ -47,6 +52,7 @@ class PatchQuery:
     since: datetime | None = None
     until: datetime | None = None
     review_states: tuple[str, ...] = ()
+    msgid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,8 +227,21 @@ class ChangeRepository(ABC):
 
 
 class RunRepository(ABC):
+    """Run records: each job's runs, who runs them, and how they ended.
+
+    Whether a run still ``running`` has lost its process is decided by
+    :mod:`lkml_assistant.services.runs`; the store only keeps what that needs.
+    """
+
     @abstractmethod
-    def start_run(self, job: str, started_at: datetime) -> int: ...
+    def start_run(
+        self,
+        job: str,
+        started_at: datetime,
+        *,
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+    ) -> int: ...
 
     @abstractmethod
     def finish_run(
@@ -230,8 +249,21 @@ class RunRepository(ABC):
     ) -> None: ...
 
     @abstractmethod
+    def interrupt_run(self, run_id: int, *, finished_at: datetime, reason: str) -> bool:
+        """Close a run that is still ``running`` as ``interrupted``, with ``reason`` as its
+        summary; False (and nothing written) when it has finished meanwhile."""
+
+    @abstractmethod
+    def running_runs(self) -> list[RunRecord]:
+        """Every run not finished yet, oldest first."""
+
+    @abstractmethod
     def last_runs(self) -> dict[str, RunRecord]:
         """The newest run of each job."""
+
+    @abstractmethod
+    def last_successes(self) -> dict[str, RunRecord]:
+        """The newest run of each job that ended ``ok``."""
 
 
 class StatsRepository(ABC):

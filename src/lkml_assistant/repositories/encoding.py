@@ -90,15 +90,29 @@ def encode_run_summary(summary: dict[str, Any]) -> str:
     return json.dumps(summary, sort_keys=True)
 
 
-RUN_FIELDS = ("id", "job", "started_at", "finished_at", "status", "summary")
+RUN_FIELDS = (
+    "id",
+    "job",
+    "started_at",
+    "finished_at",
+    "status",
+    "summary",
+    "owner",
+    "lease_until",
+)
 """What a store keeps of a run, by these names: the dates as :func:`utc_text`, the summary as
 :func:`encode_run_summary` wrote them."""
+
+RUNNING = "running"
+INTERRUPTED = "interrupted"
+"""The status of a run found still running after its process had gone."""
 
 
 def decode_run(stored: Mapping[str, Any]) -> RunRecord:
     """A run record from the :data:`RUN_FIELDS` a store read (an unfinished run has no
-    ``finished_at``)."""
+    ``finished_at``; runs recorded before owners were have no ``owner`` nor lease)."""
     finished_at = stored.get("finished_at")
+    lease_until = stored.get("lease_until")
     return RunRecord(
         id=stored["id"],
         job=stored["job"],
@@ -106,4 +120,6 @@ def decode_run(stored: Mapping[str, Any]) -> RunRecord:
         finished_at=utc_from_text(finished_at) if finished_at else None,
         status=stored["status"],
         summary=json.loads(stored["summary"]),
+        owner=stored.get("owner"),
+        lease_until=utc_from_text(lease_until) if lease_until else None,
     )

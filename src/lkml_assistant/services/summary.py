@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from pydantic import BaseModel, Field
 
 from lkml_assistant.models.records import WriteResult
+from lkml_assistant.services.runs import close_gone_runs, this_process
 
 if TYPE_CHECKING:
     from lkml_assistant.repositories.base import Store
@@ -82,11 +83,18 @@ class JobSummary(BaseModel):
 def recorded_run(
     store: Store, summary: JobSummary, http: HttpClient | None = None
 ) -> Iterator[JobSummary]:
-    """Time a job, count its requests, and keep its run record, however the job ends."""
+    """Time a job, count its requests, and keep its run record, however the job ends.
+
+    Runs left open by a process that is gone are closed first (:mod:`.runs`)."""
     started = time.monotonic()
     requests_before = http.stats.requests if http else 0
     waiting_before = http.stats.seconds_waiting if http else 0.0
-    run_id = store.runs.start_run(summary.job, datetime.now(UTC))
+    now = datetime.now(UTC)
+    close_gone_runs(store.runs, now)
+    owner = this_process()
+    run_id = store.runs.start_run(
+        summary.job, now, owner=owner.name, lease_until=owner.lease_until(now)
+    )
     try:
         yield summary
     finally:

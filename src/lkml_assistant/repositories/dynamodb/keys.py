@@ -75,6 +75,11 @@ def run_pointer_key(run_id: int) -> Item:
     return {"pk": f"RUNID#{run_id}", "sk": "RUN"}
 
 
+def run_success_key(job: str) -> Item:
+    """A copy of the newest run of ``job`` that ended ok."""
+    return {"pk": f"RUNOK#{job}", "sk": "RUN"}
+
+
 def message_key(root: str, message_id: str) -> Item:
     return {"pk": f"T#{root}", "sk": f"M#{message_id}"}
 

@@ -189,6 +189,16 @@ def walk_patches(
             and (not query.words or title_matches(item["name"], query.words))
         )
 
+    if query.msgid is not None:
+        # A Message-ID names one patch (a few, if Patchwork holds a mail twice).
+        items = db.query(
+            db.patches,
+            ("gsi5pk", f"M#{query.msgid}"),
+            index="by-msgid",
+            sort=("gsi5sk", "begins_with(#s, :s0)", ("patch#",)),
+        )
+        yield from sorted(filter(wanted, items), key=lambda item: item["dk"], reverse=True)
+        return
     if query.series_id is not None:
         # A series is a few dozen patches at most: read it whole and sort it.
         items = db.query(db.patches, ("gsi3pk", f"S#{query.series_id}"), index="by-series")

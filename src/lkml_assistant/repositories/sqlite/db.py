@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lkml_assistant.models.records import WriteResult
+from lkml_assistant.repositories.base import StoreOpenError
 from lkml_assistant.repositories.encoding import Clock, utc_text
 from lkml_assistant.repositories.sqlite.migrations import migrate
 
@@ -26,17 +27,26 @@ class Db:
     """
 
     def __init__(self, path: Path, clock: Clock) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.clock = clock
         self.lock = threading.RLock()
-        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=10000")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        with self.lock:
-            migrate(self.conn)
+        if path.is_dir():
+            raise StoreOpenError(f"cannot open the store {path}: it is a directory, not a file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreOpenError(f"cannot open the store {path}: {_reason(exc)}") from None
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA busy_timeout=10000")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            with self.lock:
+                migrate(self.conn)
+        except sqlite3.Error as exc:
+            self.conn.close()
+            raise StoreOpenError(f"cannot open the store {path}: {_reason(exc)}") from None
 
     def now(self) -> str:
         """Now as the ``updated_at`` text of a row written now."""
@@ -81,3 +91,16 @@ class Db:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+
+def _reason(exc: OSError | sqlite3.Error) -> str:
+    """What an operator can act on, in place of SQLite's terse wording."""
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        return "the file is not a SQLite database"
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+        return "the file cannot be created or opened here (is the folder writable?)"
+    if isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc):
+        return "the file is read-only"
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return f"{exc.filename} is a file, not a folder"
+    return exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)

@@ -279,6 +279,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE discussions ADD COLUMN counts TEXT;
     UPDATE discussions SET counts = review_counts(data);
     """,
+    # Who runs a run, so that a later job can tell a run whose process is gone from one still
+    # going (services/runs.py); the runs still going, and each job's last success, by index.
+    """
+    ALTER TABLE runs ADD COLUMN owner TEXT;
+    ALTER TABLE runs ADD COLUMN lease_until TEXT;
+    CREATE INDEX runs_running ON runs (started_at) WHERE status = 'running';
+    CREATE INDEX runs_job_status ON runs (job, status, started_at DESC);
+    """,
 )
 
 

@@ -108,6 +108,9 @@ class SqlitePatches(PatchRepository):
         if query.series_id is not None:
             where.append("series_id = ?")
             params.append(query.series_id)
+        if query.msgid is not None:
+            where.append("msgid = ?")
+            params.append(query.msgid)
         if query.review_states:
             # One primary-key lookup in reviews per patch walked (a LEFT JOIN in effect); a
             # patch without a review record counts as unreviewed.

@@ -30,6 +30,7 @@ def _filters_hash(query: PatchQuery) -> str:
             query.since.isoformat() if query.since else None,
             query.until.isoformat() if query.until else None,
             *([list(query.review_states)] if query.review_states else []),
+            *([query.msgid] if query.msgid is not None else []),
         ]
     )
     return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()

@@ -35,8 +35,10 @@ from lkml_assistant.models.domain import Patch
 from lkml_assistant.models.records import SeriesLink
 from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
+from lkml_assistant.repositories.encoding import Clock, utc_now
 from lkml_assistant.services.queries.cursors import decode_cursor, encode_cursor
 from lkml_assistant.services.queries.errors import ResourceNotFoundError, invalid
+from lkml_assistant.services.queries.health import expectations, job_health
 from lkml_assistant.services.queries.mapping import (
     message_tree,
     patch_detail,
@@ -61,8 +63,9 @@ PENDING_STATES = (ReviewStatus.IN_DISCUSSION, ReviewStatus.UNREVIEWED)
 class QueryService:
     """Answers the API's questions from a store; one instance serves every request."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, clock: Clock = utc_now) -> None:
         self.store = store
+        self.clock = clock
 
     def projects(self) -> ProjectList:
         return ProjectList(items=[project_out(p) for p in self.store.projects.list_projects()])
@@ -249,11 +252,22 @@ class QueryService:
         )
 
     def health(self) -> HealthOut:
+        """Store reachability, and whether each scheduled job succeeds as often as planned."""
+        now = self.clock()
         try:
             reachable = self.store.stats.ping()
+            successes = self.store.runs.last_successes()
+            last = self.store.runs.last_runs()
         except Exception:  # any failure of the store means "not reachable", never a 500
-            reachable = False
+            return HealthOut(status="unavailable", store="unreachable")
+        if not reachable:
+            return HealthOut(status="unavailable", store="unreachable")
+        jobs = {}
+        reasons = []
+        for job, expected in sorted(expectations(now).items()):
+            jobs[job], reason = job_health(expected, successes.get(job), last.get(job), now)
+            if reason is not None:
+                reasons.append(reason)
         return HealthOut(
-            status="ok" if reachable else "unavailable",
-            store="reachable" if reachable else "unreachable",
+            status="degraded" if reasons else "ok", store="reachable", jobs=jobs, reasons=reasons
         )

@@ -4,17 +4,22 @@
 Every check raises :class:`~.errors.InvalidRequestError` with the parameter's location
 (``query.limit``, ``path.patch_id``); :func:`build_patch_query` reports every problem of a list
 request at once and returns the normalised :class:`PatchQuery`. The bounds are public: the
-routes state the same ones in the OpenAPI schema.
+routes state the same ones in the OpenAPI schema. :func:`check_parameters` is what every
+route refuses before its own checks: parameters it does not read, and control characters.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from pydantic import TypeAdapter, ValidationError
+
 from lkml_assistant.models.api import ErrorDetail
+from lkml_assistant.models.domain import MessageId
 from lkml_assistant.models.review import REVIEW_STATUSES, ReviewStatus
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.services.queries.errors import InvalidRequestError, invalid
@@ -28,8 +33,57 @@ MAX_QUERY_WORDS = 16
 MAX_EMAIL_LENGTH = 254
 MAX_CURSOR_LENGTH = 256
 MAX_CHANGES = 1000
+MAX_MSGID_LENGTH = 998  # RFC 5322's longest line
 
 _T = TypeVar("_T")
+# C0 controls and DEL. No text the API takes holds one, and SQLite's title search fails on NUL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MESSAGE_ID: TypeAdapter[str] = TypeAdapter(MessageId)
+
+
+def check_parameters(
+    query: Mapping[str, Sequence[str]], path: Mapping[str, object], accepted: Collection[str]
+) -> None:
+    """Refuse a query parameter the route does not read, and control characters anywhere.
+
+    An unknown parameter is most often a misspelt filter (``status`` for ``review_status``,
+    Patchwork's ``per_page``): ignoring it would answer as if the filter had worked.
+    """
+    problems: list[ErrorDetail] = []
+    takes = ", ".join(sorted(accepted)) or "none"
+    for name in sorted(set(query) - set(accepted)):
+        problems.append(
+            ErrorDetail(
+                loc=f"query.{name}",
+                msg=f"unknown parameter; this route takes {takes}",
+                type="unknown_parameter",
+            )
+        )
+    given = [(f"path.{name}", value) for name, value in path.items() if isinstance(value, str)]
+    given += [(f"query.{name}", value) for name, values in query.items() for value in values]
+    flagged: set[str] = set()
+    for loc, value in given:
+        found = _control_characters(value, loc) if loc not in flagged else []
+        if found:
+            flagged.add(loc)  # once per parameter, however often it is repeated
+            problems.extend(found)
+    if problems:
+        raise InvalidRequestError(problems)
+
+
+def check_text(value: str, loc: str) -> None:
+    """The control-character rule alone (a path no route matched is still checked by it)."""
+    problems = _control_characters(value, loc)
+    if problems:
+        raise InvalidRequestError(problems)
+
+
+def _control_characters(value: str, loc: str) -> list[ErrorDetail]:
+    found = _CONTROL.search(value)
+    if found is None:
+        return []
+    message = f"must not contain control characters (found U+{ord(found[0]):04X})"
+    return [ErrorDetail(loc=loc, msg=message, type="value_error")]
 
 
 def check_email(email: str, loc: str) -> str:
@@ -87,6 +141,16 @@ def _words(q: str) -> tuple[str, ...]:
     return words
 
 
+def _msgid(value: str) -> str:
+    """A Message-ID as the store keeps it: the domain's rule, angle brackets optional."""
+    if len(value) > MAX_MSGID_LENGTH:
+        raise invalid("query.msgid", f"at most {MAX_MSGID_LENGTH} characters")
+    try:
+        return _MESSAGE_ID.validate_python(value)
+    except ValidationError:
+        raise invalid("query.msgid", "not a Message-ID such as <id@example.org>") from None
+
+
 def _utc(moment: datetime, loc: str) -> datetime:
     """Naive times are taken as UTC; the store keeps UTC text with four-digit years."""
     try:
@@ -109,6 +173,7 @@ def build_patch_query(
     since: datetime | None = None,
     until: datetime | None = None,
     review_status: Sequence[str] = (),
+    msgid: str | None = None,
 ) -> PatchQuery:
     """Check list filters and normalise them; every problem found is reported at once."""
     problems: list[ErrorDetail] = []
@@ -139,6 +204,7 @@ def build_patch_query(
     if series is not None:
         checked(lambda: check_id(series, "query.series"))
     words = checked(lambda: _words(q)) if q is not None else ()
+    message_id = checked(lambda: _msgid(msgid)) if msgid is not None else None
     since_utc = checked(lambda: _utc(since, "query.since")) if since is not None else None
     until_utc = checked(lambda: _utc(until, "query.until")) if until is not None else None
     if since_utc is not None and until_utc is not None and since_utc >= until_utc:
@@ -165,4 +231,5 @@ def build_patch_query(
         since=since_utc,
         until=until_utc,
         review_states=tuple(sorted(review_states)),
+        msgid=message_id,
     )
