@@ -124,18 +124,8 @@ MsgidFilter = Annotated[
 ]
 
 
-def build_router(service: QueryService) -> Router:
-    """The API's routes, answering from ``service``."""
-    router = Router()  # type: ignore[no-untyped-call]
-
-    @router.get(
-        "/projects",
-        summary="Projects followed",
-        tags=["projects"],
-        responses=_answers(ProjectList, not_found=False),
-    )
-    def list_projects() -> ProjectList:
-        return service.projects()
+def _patch_lists(router: Router, service: QueryService) -> None:
+    """``/patches`` and its Atom twin: the same filters, one as JSON pages, one as a feed."""
 
     @router.get(
         "/patches",
@@ -228,6 +218,22 @@ def build_router(service: QueryService) -> Router:
             feed_id=f"urn:lkml-assistant:patches:{described}",
         )
         return Response(status_code=200, content_type=ATOM_MEDIA_TYPE, body=body)
+
+
+def build_router(service: QueryService) -> Router:
+    """The API's routes, answering from ``service``."""
+    router = Router()  # type: ignore[no-untyped-call]
+
+    @router.get(
+        "/projects",
+        summary="Projects followed",
+        tags=["projects"],
+        responses=_answers(ProjectList, not_found=False),
+    )
+    def list_projects() -> ProjectList:
+        return service.projects()
+
+    _patch_lists(router, service)
 
     @router.get(
         "/changes",

@@ -584,11 +584,8 @@ def _single_part_body(content_type: str, transfer_encoding: str, body: bytes) ->
 # --- the message ------------------------------------------------------------------------------
 
 
-def parse_message(raw: bytes) -> MailMessage:
-    """Parse one raw mail; raises :class:`MailParseError` only if it has no usable Message-ID."""
-    if not raw.strip():
-        raise MailParseError("empty message")
-    raw_size = len(raw)
+def _split_head(raw: bytes) -> tuple[bytes, bytes]:
+    """The header block and the body of a raw mail (LF line ends, no From_ line)."""
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n")
     start = _skip_blank_lines(raw)
@@ -597,9 +594,30 @@ def parse_message(raw: bytes) -> MailMessage:
         start = len(raw) if newline < 0 else newline + 1
     end_of_headers = raw.find(b"\n\n", start)
     if end_of_headers < 0:
-        block, body = raw[start:], b""
-    else:
-        block, body = raw[start : end_of_headers + 1], raw[end_of_headers + 2 :]
+        return raw[start:], b""
+    return raw[start : end_of_headers + 1], raw[end_of_headers + 2 :]
+
+
+def _body_parts(headers: dict[str, bytes], body: bytes, message_id: str) -> _BodyParts:
+    """The texts, HTML parts and attached diffs of a body, by its Content-Type."""
+    content_type_raw = headers.get("content-type", b"").replace(b"\n", b"")
+    content_type = content_type_raw.decode("ascii", "replace")
+    if content_type.lstrip()[:10].lower() == "multipart/":
+        try:
+            return _multipart_body(content_type_raw, body)
+        except Exception:  # a MIME tree the stdlib cannot walk: keep the raw text
+            log.debug("multipart body of %s not parseable", message_id, exc_info=True)
+            return _BodyParts([_body_text(body, None)], [], [])
+    encoding = headers.get("content-transfer-encoding", b"").strip().lower()
+    return _single_part_body(content_type, encoding.decode("ascii", "replace"), body)
+
+
+def parse_message(raw: bytes) -> MailMessage:
+    """Parse one raw mail; raises :class:`MailParseError` only if it has no usable Message-ID."""
+    if not raw.strip():
+        raise MailParseError("empty message")
+    raw_size = len(raw)
+    block, body = _split_head(raw)
     headers = _read_headers(block)
 
     raw_id = headers.get("message-id")
@@ -639,18 +657,7 @@ def parse_message(raw: bytes) -> MailMessage:
         found = _ANGLE_ID.search(list_id_text)
         list_id = (found.group(1).strip() if found else list_id_text.strip()) or None
 
-    content_type_raw = headers.get("content-type", b"").replace(b"\n", b"")
-    content_type = content_type_raw.decode("ascii", "replace")
-    if content_type.lstrip()[:10].lower() == "multipart/":
-        try:
-            parts = _multipart_body(content_type_raw, body)
-        except Exception:  # a MIME tree the stdlib cannot walk: keep the raw text
-            log.debug("multipart body of %s not parseable", message_id, exc_info=True)
-            parts = _BodyParts([_body_text(body, None)], [], [])
-    else:
-        encoding = headers.get("content-transfer-encoding", b"").strip().lower()
-        parts = _single_part_body(content_type, encoding.decode("ascii", "replace"), body)
-
+    parts = _body_parts(headers, body, message_id)
     text = "\n".join(parts.texts) if parts.texts else "\n".join(parts.htmls)
     return MailMessage(
         message_id=message_id,

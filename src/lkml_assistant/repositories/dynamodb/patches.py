@@ -159,6 +159,22 @@ class DynamoPatches(PatchRepository):
         return self._patches(items)
 
 
+def _partitions(
+    db: Dynamo, project: str | None, submitter: str | None, states: set[str]
+) -> list[tuple[str, str, str]]:
+    """The index partitions (index, key attribute, value) that hold a query's patches."""
+    if submitter is not None:
+        return [("by-submitter", "gsi2pk", f"U#{submitter}")]
+    projects = [project] if project is not None else sorted({p for p, _ in db.patch_counts()})
+    if states:
+        return [
+            ("by-state", "gsi4pk", f"ST#{name}#{state}")
+            for name in projects
+            for state in sorted(states)
+        ]
+    return [("by-project-date", "gsi1pk", f"P#{name}") for name in projects]
+
+
 def walk_patches(
     db: Dynamo, query: PatchQuery, after: PageMark | None, *, page: int = 100
 ) -> Iterator[Item]:
@@ -205,23 +221,7 @@ def walk_patches(
         yield from sorted(filter(wanted, items), key=lambda item: item["dk"], reverse=True)
         return
 
-    partitions: list[tuple[str, str, str]] = []  # (index, attribute, value)
-    if submitter is not None:
-        partitions.append(("by-submitter", "gsi2pk", f"U#{submitter}"))
-    else:
-        projects = (
-            [query.project]
-            if query.project is not None
-            else sorted({project for project, _ in db.patch_counts()})
-        )
-        for project in projects:
-            if states:
-                partitions.extend(
-                    ("by-state", "gsi4pk", f"ST#{project}#{state}") for state in sorted(states)
-                )
-            else:
-                partitions.append(("by-project-date", "gsi1pk", f"P#{project}"))
-
+    partitions = _partitions(db, query.project, submitter, states)
     sort_attribute = {"by-submitter": "gsi2sk", "by-state": "gsi4sk", "by-project-date": "gsi1sk"}
 
     def run(index: str, attribute: str, value: str) -> Iterator[Item]:
