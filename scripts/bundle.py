@@ -6,7 +6,7 @@ The exact versions come from ``uv.lock`` (``uv export``, main dependencies plus 
 extra); pip's platform options (``uv pip install --python-platform``) fetch the manylinux
 wheels of the Lambda runtime's CPython, whatever this machine runs. boto3, botocore and
 s3transfer are left out: the Lambda runtime provides them. The project itself is installed
-without dependencies. The local service's own packages (uvicorn, rich, croniter ...) are
+without dependencies. The local service's own packages (uvicorn, rich ...) are
 pruned with what only they need. Bytecode is compiled for the runtime's CPython when this
 machine has one (Lambda cannot write it); no console scripts.
 
@@ -28,9 +28,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PYTHON_VERSION = "3.13"
 DEFAULT_ARCH = "x86_64"
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer")
-# The local service's packages (HTTP server, terminal output, cron parsing): no Lambda imports
-# them, and httpx would import rich and click at start-up only because they are installed.
-LOCAL_ONLY = ("uvicorn", "uvloop", "httptools", "rich", "croniter")
+# The local service's packages (HTTP server, terminal output): no Lambda imports them, and
+# httpx would import rich and click at start-up only because they are installed. croniter
+# stays: /health reads the schedules' periods from the recipes' cron expressions.
+LOCAL_ONLY = ("uvicorn", "uvloop", "httptools", "rich")
 # Directories pip leaves in a --target install that the function never reads.
 NOT_SHIPPED = ("bin",)
 
