@@ -347,8 +347,11 @@ def test_received_time_search(client: httpx.Client) -> None:
     }
     assert len(expected) > 20
     assert set(msgids(gzip.decompress(answer.content))) == expected
-    # Dates work as well as epoch seconds.
-    by_date = search_mbox(client, NETFILTER, f"rt:{start:%Y-%m-%d}..{end:%Y-%m-%d}")
+    # Full UTC timestamps work as well as epoch seconds. (A bare date would not do: git's
+    # approxidate, which public-inbox asks, reads "2025-06-01" at the current time of day.)
+    by_date = search_mbox(
+        client, NETFILTER, f"rt:{start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}"
+    )
     assert set(msgids(gzip.decompress(by_date.content))) == expected
 
 
