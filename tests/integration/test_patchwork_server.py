@@ -647,9 +647,8 @@ def test_the_request_log_counts_every_request(patchwork_server, client):
     assert patchwork_server.requests == []
 
 
-def test_reset_undoes_actions_faults_log_and_settings(patchwork_server, client):
+def test_server_reset_also_clears_faults_log_and_settings(patchwork_server, client):
     patchwork_server.data.set_state(1, "rejected")
-    patchwork_server.data.add_patch(name="test: mail that arrived during a test")
     patchwork_server.faults.add("/", "500", times=5)
     patchwork_server.page_size = 2
     assert client.get("/api/1.3/patches/1/").status_code == 500
@@ -657,7 +656,6 @@ def test_reset_undoes_actions_faults_log_and_settings(patchwork_server, client):
     assert patchwork_server.requests == [] and len(patchwork_server.faults) == 0
     assert patchwork_server.page_size == DEFAULT_PAGE_SIZE
     assert client.get("/api/1.3/patches/1/").json()["state"] == "new"
-    assert len(patchwork_server.data.list_patches()) == 2060
 
 
 @pytest.mark.parametrize("turn", [1, 2])
