@@ -6,7 +6,7 @@ in :mod:`tests.peers.public_inbox` does (see ``tests/integration/test_public_inb
 
 * ``GET /<list>/<msgid>/t.mbox.gz``: the gzip mboxrd of the message's thread: every message
   linked to it through In-Reply-To and References, in the order they were received;
-* ``GET /<list>/<msgid>/raw``: the message as stored;
+* ``GET /<list>/<msgid>/raw``: the message as stored, as a one-message mboxrd;
 * ``POST /<list>/?q=rt:FROM..[TO]&x=m``: the gzip mboxrd of the messages received in that
   range of epoch seconds, both ends included (the only search the product sends).
 
@@ -73,12 +73,16 @@ def _mail(raw: bytes, received: datetime | None) -> _Mail:
     return _Mail(found[0], tuple(links), received.astimezone(UTC), raw)
 
 
-def _mbox_gz(mails: Iterable[_Mail]) -> bytes:
+def _mboxrd(mails: Iterable[_Mail]) -> bytes:
     parts = []
     for mail in mails:
         body = mboxrd_quote(mail.raw.replace(b"\r\n", b"\n"))
         parts += [MBOXRD_FROM, body, b"" if body.endswith(b"\n") else b"\n", b"\n"]
-    return gzip.compress(b"".join(parts), mtime=0)
+    return b"".join(parts)
+
+
+def _mbox_gz(mails: Iterable[_Mail]) -> bytes:
+    return gzip.compress(_mboxrd(mails), mtime=0)
 
 
 class _Inbox:
@@ -162,7 +166,7 @@ class LoreFake:
             if view == "raw":
                 return httpx.Response(
                     200,
-                    content=inbox.mails[message_id].raw,
+                    content=_mboxrd([inbox.mails[message_id]]),
                     headers={"Content-Type": "text/plain; charset=UTF-8"},
                 )
         return httpx.Response(404, text="404 Not Found\n")
