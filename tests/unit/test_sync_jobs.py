@@ -33,7 +33,8 @@ from lkml_assistant.models.api import PatchDetail, PatchItem
 from lkml_assistant.repositories import Store, open_store
 from lkml_assistant.services.fetch_discussions import FetchDiscussions
 from lkml_assistant.services.fetch_patches import FetchPatches, FetchPatchesSummary
-from lkml_assistant.services.queries import QueryService, build_patch_query
+from lkml_assistant.services.queries.service import QueryService
+from lkml_assistant.services.queries.validation import build_patch_query
 from lkml_assistant.services.refresh_discussions import RefreshDiscussions
 from lkml_assistant.services.review_intel import ReviewIntel
 from lkml_assistant.sources.http import HttpClient, RetryPolicy
