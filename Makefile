@@ -13,6 +13,7 @@ help:
 	@echo "make run    - set up and serve LKML Assistant on this machine: jobs on schedule + REST API"
 	@echo "make demo   - the same, offline, on the recorded netfilter-devel data (local test peers)"
 	@echo "make test   - set up and run the whole test suite (installs its test peers)"
+	@echo "make test-fast - the tests that need no peer process (not integration, not slow)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, each compared with a baseline measured in the same run"
 	@echo "make bundle - the Lambda bundle in dist/lambda (wheels for the Lambda runtime)"
@@ -47,6 +48,7 @@ test: setup peers
 	$(UV) run pytest
 	$(MAKE) infra-test
 
+# No peer process: the sync jobs run against in-process fakes (tests/unit/test_sync_jobs.py).
 test-fast: setup
 	$(UV) run pytest -m "not integration and not slow"
 

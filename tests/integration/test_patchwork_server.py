@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.peers.patchwork_server import (
+    DEFAULT_PAGE_SIZE,
     DELETE,
     RECORDED_ORIGIN,
     MailArchive,
@@ -646,14 +647,25 @@ def test_the_request_log_counts_every_request(patchwork_server, client):
     assert patchwork_server.requests == []
 
 
-def test_the_fixture_isolates_tests_part_1(patchwork_server):
+def test_server_reset_also_clears_faults_log_and_settings(patchwork_server, client):
     patchwork_server.data.set_state(1, "rejected")
     patchwork_server.faults.add("/", "500", times=5)
+    patchwork_server.page_size = 2
+    assert client.get("/api/1.3/patches/1/").status_code == 500
+    patchwork_server.reset()
+    assert patchwork_server.requests == [] and len(patchwork_server.faults) == 0
+    assert patchwork_server.page_size == DEFAULT_PAGE_SIZE
+    assert client.get("/api/1.3/patches/1/").json()["state"] == "new"
 
 
-def test_the_fixture_isolates_tests_part_2(patchwork_server, client):
+@pytest.mark.parametrize("turn", [1, 2])
+def test_every_test_starts_on_a_clean_server(patchwork_server, client, turn):
+    """Each turn checks it starts clean, then leaves a mess: the second sees the first's undone."""
     assert client.get("/api/1.3/patches/1/").json()["state"] == "new"
     assert patchwork_server.requests == [("GET", "/api/1.3/patches/1/", "", 200)]
+    patchwork_server.data.set_state(1, "rejected")
+    patchwork_server.faults.add("/", "500", times=5)
+    assert client.get("/api/1.3/patches/1/").status_code == 500
 
 
 # --- synthetic data and running alone ---

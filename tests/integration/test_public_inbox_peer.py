@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from tests.peers import public_inbox_fixtures
+from tests.peers.lore_fake import LoreFake
 from tests.peers.public_inbox import PublicInbox, archives_dir, shared_dir
 from tests.peers.public_inbox_fixtures import PublicInboxPeer, require_public_inbox
 
@@ -242,6 +243,32 @@ def test_redirects_without_trailing_slash(
     assert answer.headers["location"] == f"{public_inbox.url}/{NETFILTER}/{mid}/"
 
 
+def test_the_lore_fake_serves_what_this_server_serves(client: httpx.Client) -> None:
+    """The fast tests' lore (tests/peers/lore_fake.py) answers as this server does, for the
+    thread file they use: the same thread from any of its messages, the same raw messages."""
+    path = archives_dir() / "threads" / "pwm-th1520-v1-v3.mbox"
+    messages = corpus(path)
+    fake = LoreFake()
+    fake.add_inbox(PWM, messages.values())
+    with httpx.Client(transport=fake.transport(), base_url=fake.url) as lore:
+        for mid in messages:
+            url = f"/{PWM}/{pi_escape(mid)}/t.mbox.gz"
+            real, ours = client.get(url), lore.get(url)
+            assert (ours.status_code, ours.headers["content-type"]) == (200, "application/gzip")
+            ours_ids = msgids(gzip.decompress(ours.content))
+            assert sorted(ours_ids) == sorted(msgids(gzip.decompress(real.content))), mid
+            (raw,) = split_mboxrd(lore.get(f"/{PWM}/{pi_escape(mid)}/raw").content)
+            assert without_dropped_headers(raw) == without_dropped_headers(messages[mid])
+        unknown = "no-such-message.1234@example.invalid"
+        for suffix in ("raw", "t.mbox.gz"):
+            assert lore.get(f"/{PWM}/{unknown}/{suffix}").status_code == 404
+            assert lore.get(f"/{NETFILTER}/{TH1520_V1}/{suffix}").status_code == 404
+        # An rt: search matching nothing is a 404 on both.
+        future = f"rt:{int(datetime(2100, 1, 1, tzinfo=UTC).timestamp())}.."
+        assert search_mbox(client, PWM, future).status_code == 404
+        assert search_mbox(lore, PWM, future).status_code == 404
+
+
 def test_unknown_message_id(client: httpx.Client) -> None:
     """raw and t.mbox.gz answer 404; the HTML page suggests other sites with 300."""
     unknown = "no-such-message.1234@example.invalid"
@@ -347,8 +374,11 @@ def test_received_time_search(client: httpx.Client) -> None:
     }
     assert len(expected) > 20
     assert set(msgids(gzip.decompress(answer.content))) == expected
-    # Dates work as well as epoch seconds.
-    by_date = search_mbox(client, NETFILTER, f"rt:{start:%Y-%m-%d}..{end:%Y-%m-%d}")
+    # Full UTC timestamps work as well as epoch seconds. (A bare date would not do: git's
+    # approxidate, which public-inbox asks, reads "2025-06-01" at the current time of day.)
+    by_date = search_mbox(
+        client, NETFILTER, f"rt:{start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}"
+    )
     assert set(msgids(gzip.decompress(by_date.content))) == expected
 
 

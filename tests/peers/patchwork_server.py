@@ -20,6 +20,8 @@ and the recordings show, byte for byte where the recordings allow a comparison:
         httpx.get(f"{server.url}/api/1.3/patches/?project=netfilter-devel")
 
 ``python -m tests.peers.patchwork_server [--dump DIR | --synthetic N] [--port P]`` runs it alone.
+Fast tests skip the socket: ``PatchworkServer(data).transport()`` answers an httpx client in
+its own thread.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from types import TracebackType
 from typing import Any, Final, NamedTuple, Self
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -65,11 +68,13 @@ __all__ = [
     "DEFAULT_STATES",
     "DELETE",
     "FAULT_KINDS",
+    "IN_PROCESS_ORIGIN",
     "LORE_ORIGIN",
     "MAX_PAGE_SIZE",
     "RECORDED_ORIGIN",
     "Fault",
     "Faults",
+    "InProcessTransport",
     "MailArchive",
     "PatchworkData",
     "PatchworkServer",
@@ -2676,6 +2681,70 @@ class _Frontend:
         await send({"type": "http.response.body", "body": cut})
 
 
+# --- in process, without a socket ---
+
+IN_PROCESS_ORIGIN: Final = "http://patchwork.test"
+
+
+class InProcessTransport(httpx.BaseTransport):
+    """Answers a synchronous httpx client from an ASGI app, in the client's thread.
+
+    Each request runs the app to completion on an event loop the transport keeps, so a test
+    needs neither a port nor a server thread. A request body is read whole before the app
+    starts and the answer is returned whole, as a small API's are anyway.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+        self._runner = asyncio.Runner()
+        self._lock = threading.Lock()  # one event loop: one request at a time
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raw_path, _, _ = request.url.raw_path.partition(b"?")
+        scope: Scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "scheme": request.url.scheme,
+            "path": request.url.path,
+            "raw_path": raw_path,
+            "query_string": request.url.query,
+            "root_path": "",
+            "headers": [(name.lower(), value) for name, value in request.headers.raw],
+            "server": (request.url.host, request.url.port or 80),
+            "client": ("127.0.0.1", 0),
+        }
+        body = request.read()
+        status = 500
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status, headers = message["status"], list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        async def serve() -> None:
+            await self._app(scope, receive, send)
+
+        with self._lock:
+            try:
+                self._runner.run(serve())
+            except ConnectionResetError as exc:  # the "reset" fault: no answer at all
+                raise httpx.ReadError(str(exc), request=request) from exc
+        return httpx.Response(status, headers=headers, content=b"".join(chunks), request=request)
+
+    def close(self) -> None:
+        with self._lock:
+            self._runner.close()
+
+
 # --- the server ---
 
 
@@ -2853,6 +2922,17 @@ class PatchworkServer:
         if self._socket is not None:
             self._socket.close()
         self._thread = self._uvicorn = self._socket = None
+
+    def transport(self, origin: str = IN_PROCESS_ORIGIN) -> InProcessTransport:
+        """The API for an httpx client, answered without a socket (see
+        :class:`InProcessTransport`); ``url`` becomes ``origin``, where to send requests.
+
+        Faults and the request log work as over loopback; a ``reset`` fault is a read error.
+        """
+        if self._thread is not None:
+            raise RuntimeError("already serving on a socket")
+        self.url = origin.rstrip("/")
+        return InProcessTransport(self.app)
 
     def serve_forever(self) -> None:
         """Serve in this thread until interrupted (SIGINT/SIGTERM), printing the URL first."""

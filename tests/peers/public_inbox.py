@@ -50,6 +50,7 @@ from typing import BinaryIO, Self, cast
 __all__ = [
     "DEFAULT_CACHE_DIR",
     "INSTALL_SCRIPT",
+    "MBOXRD_FROM",
     "Inbox",
     "InboxSpec",
     "PublicInbox",
@@ -59,6 +60,7 @@ __all__ = [
     "installed_version",
     "is_installed",
     "linux_pwm_threads",
+    "mboxrd_quote",
     "netfilter_devel_2025",
     "shared_dir",
     "standard_specs",
@@ -72,7 +74,7 @@ HOST = "127.0.0.1"
 # Bump when the way an inbox is built changes, so that old cache entries are not reused.
 CACHE_FORMAT = 1
 _PROGRAMS = ("public-inbox-init", "public-inbox-httpd", "public-inbox-mda", "perl", "git")
-_MBOXRD_FROM = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
+MBOXRD_FROM = b"From mboxrd@z Thu Jan  1 00:00:00 1970\n"
 _CHUNK = 1 << 20
 _MARKER = ".lkml-cache.json"
 _STALE_TMP_SECONDS = 6 * 3600
@@ -226,7 +228,8 @@ def _open_mbox(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-def _mboxrd_quote(message: bytes) -> bytes:
+def mboxrd_quote(message: bytes) -> bytes:
+    """A message's ``From `` lines quoted (``>From ``, ``>>From ``...) for an mboxrd file."""
     return re.sub(rb"(?m)^(>*From )", rb">\1", message)
 
 
@@ -247,8 +250,8 @@ def _mbox_stream(paths: Iterable[Path]) -> Iterator[bytes]:
                     tail = (tail + chunk)[-2:]
                     chunk = fh.read(_CHUNK)
             else:
-                message = _mboxrd_quote(first + fh.read()).replace(b"\r\n", b"\n")
-                yield _MBOXRD_FROM
+                message = mboxrd_quote(first + fh.read()).replace(b"\r\n", b"\n")
+                yield MBOXRD_FROM
                 yield message
                 tail = (tail + message)[-2:]
     if not tail.endswith(b"\n"):
