@@ -251,7 +251,7 @@ _SIGNATURE: Final = re.compile(r"^(-- |_+)\n.*", re.S | re.M)
 _SUBJECT_PREFIX: Final = re.compile(r"^\[([^\]]*)\]\s*(.*)$", re.S)
 
 
-def split_patch(body: str) -> tuple[str | None, str | None]:
+def split_patch(body: str) -> tuple[str | None, str | None]:  # noqa: C901 - parser.py state machine
     """``(diff, message)`` of a mail body, split where Patchwork's parser splits it.
 
     Lines that might open a diff (``diff ...``, ``Index:``, ``--- ``) are held back until a
@@ -630,7 +630,7 @@ class PatchworkData:
     :meth:`add_series`, :meth:`add_comment`). :meth:`reset` undoes all of that at once.
     """
 
-    def __init__(
+    def __init__(  # noqa: C901 - indexes every kind of record of a dump, one loop each
         self,
         *,
         projects: Iterable[Json],
