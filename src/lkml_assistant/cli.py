@@ -78,11 +78,25 @@ def _setup_logging(level: str, verbose: int, quiet: bool) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING if not verbose else logging.DEBUG)
 
 
-def _report(summary: JobSummary, as_json: bool) -> int:
-    for message in summary.error_messages:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-    print(summary.to_json() if as_json else summary.line(), flush=True)
-    return EXIT_OK if summary.completed else EXIT_INCOMPLETE
+def _report(summary: JobSummary, as_json: bool, *, review_intel: JobSummary | None = None) -> int:
+    """Errors on stderr, the one summary line on stdout, the exit status.
+
+    ``review_intel``: the pass that followed a fetch. Its errors and status count too; its
+    line is logged, and with ``--json`` nested under ``review_intel``."""
+    parts = [summary, *([review_intel] if review_intel is not None else [])]
+    for part in parts:
+        for message in part.error_messages:
+            print(f"{PROG}: error: {message}", file=sys.stderr)
+    if review_intel is not None:
+        logging.getLogger(__name__).info("%s", review_intel.line())
+    if as_json:
+        data = summary.as_dict()
+        if review_intel is not None:
+            data["review_intel"] = review_intel.as_dict()
+        print(json.dumps(data, sort_keys=True), flush=True)
+    else:
+        print(summary.line(), flush=True)
+    return EXIT_OK if all(part.completed for part in parts) else EXIT_INCOMPLETE
 
 
 @contextmanager
@@ -97,24 +111,8 @@ def _jobs(settings: Settings, *, progress: bool = False) -> Iterator[Jobs]:
 
 
 def _with_review_intel(jobs: Jobs, fetched: JobSummary, now: datetime, as_json: bool) -> int:
-    """Report a fetch after leaving the review intelligence current for what it wrote.
-
-    The fetch's summary stays the one line on stdout; review-intel's is logged, and with
-    ``--json`` nested under ``review_intel``."""
-    intel = jobs.then_review_intel(fetched, now)
-    for message in [*fetched.error_messages, *(intel.error_messages if intel else [])]:
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-    if intel is not None:
-        logging.getLogger(__name__).info("%s", intel.line())
-    if as_json:
-        data = fetched.as_dict()
-        if intel is not None:
-            data["review_intel"] = intel.as_dict()
-        print(json.dumps(data, sort_keys=True), flush=True)
-    else:
-        print(fetched.line(), flush=True)
-    done = fetched.completed and (intel is None or intel.completed)
-    return EXIT_OK if done else EXIT_INCOMPLETE
+    """Report a fetch after leaving the review intelligence current for what it wrote."""
+    return _report(fetched, as_json, review_intel=jobs.then_review_intel(fetched, now))
 
 
 def cmd_fetch_patches(args: argparse.Namespace) -> int:

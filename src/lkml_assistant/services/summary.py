@@ -7,7 +7,6 @@ The JSON keys are a contract (see README): ``job``, ``requests``, ``written``, `
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,9 +55,6 @@ class JobSummary(BaseModel):
     @property
     def completed(self) -> bool:
         return self.status == "ok"
-
-    def to_json(self) -> str:
-        return json.dumps(self.as_dict(), sort_keys=True)
 
     def as_dict(self) -> dict[str, Any]:
         data = self.model_dump()
