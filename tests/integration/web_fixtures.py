@@ -31,7 +31,7 @@ HOSTILE_PATCH = 990001
 HOSTILE_MSGID = "hostile-1@evil.example"
 HOSTILE_SUBJECT = (
     "[PATCH] <script>window.__pwned='subject'</script> fix <img src=x "
-    "onerror=\"window.__pwned='img'\"> & \"quotes\""
+    'onerror="window.__pwned=\'img\'"> & "quotes"'
 )
 HOSTILE_NAME = "<img src=x onerror=\"window.__pwned='from'\">Mallory</script>"
 HOSTILE_BODY = """\

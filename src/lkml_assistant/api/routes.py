@@ -346,9 +346,7 @@ def build_router(service: QueryService) -> Router:
     return router
 
 
-def _json_error(
-    status: int, error: str, details: list[ErrorDetail] | None = None
-) -> Response[str]:
+def _json_error(status: int, error: str, details: list[ErrorDetail] | None = None) -> Response[str]:
     body = ErrorOut(error=error, details=details or [])
     return Response(status_code=status, content_type=JSON, body=body.model_dump_json())
 
