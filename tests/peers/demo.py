@@ -139,13 +139,14 @@ class Demo:
             f"""
 LKML Assistant is serving the netfilter-devel dump (Patchwork {patchwork}, lore {lore}):
 
-  API            {api}/
-  docs           {api}/docs
-  OpenAPI        {api}/openapi.json
-  patches        {api}/patches?project={PROJECT}&limit=5
+  web pages      {api}/
   sample patch   {api}/patches/{SAMPLE_PATCH}
-  its review     {api}/patches/{SAMPLE_PATCH}/discussion
-  store stats    {api}/stats
+  API docs       {api}/api/docs
+  OpenAPI        {api}/api/openapi.json
+  patches, JSON  {api}/api/patches?project={PROJECT}&limit=5
+  a patch, JSON  {api}/api/patches/{SAMPLE_PATCH}
+  its review     {api}/api/patches/{SAMPLE_PATCH}/discussion
+  store stats    {api}/api/stats
 
 The first start backfills the whole dump (about ten seconds); Ctrl-C stops everything.
 """,
@@ -165,7 +166,7 @@ The first start backfills the whole dump (about ten seconds); Ctrl-C stops every
             if self.stopping:
                 raise KeyboardInterrupt
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                runs = httpx.get(f"{api}/stats", timeout=5).json()["last_runs"]
+                runs = httpx.get(f"{api}/api/stats", timeout=5).json()["last_runs"]
                 last = runs.get("fetch-discussions")
                 if last and last["status"] != "running":
                     return
