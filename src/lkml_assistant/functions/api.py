@@ -19,7 +19,7 @@ from lkml_assistant.api.app import cors_config, freeze_long_lived_objects
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import emf
-from lkml_assistant.functions.observability import logger, metrics, tracer
+from lkml_assistant.functions.observability import add_job_dimensions, logger, metrics, tracer
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.queries.service import QueryService
 
@@ -45,8 +45,7 @@ def _resolver() -> APIGatewayRestResolver:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     response: dict[str, Any] = _resolver().resolve(event, context)
-    metrics.add_dimension(name=emf.JOB_DIMENSION, value="api")
-    metrics.add_dimension(name=emf.SOURCE_DIMENSION, value=emf.source_of("api"))
+    add_job_dimensions("api")
     metrics.add_metric(name=emf.API_CALLS, unit=MetricUnit.Count, value=1)
     elapsed = 1000 * (time.perf_counter() - started)
     metrics.add_metric(name=emf.API_LATENCY, unit=MetricUnit.Milliseconds, value=elapsed)

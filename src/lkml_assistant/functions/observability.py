@@ -60,6 +60,16 @@ def _tracer() -> _HandlerTracer:
 tracer = _tracer()
 
 
+def add_job_dimensions(job: str) -> None:
+    """The dimensions the alarms name: ``service`` (read now, not at import, so it is the
+    function's whatever the import order; Powertools adds the same from the environment),
+    ``Job`` and ``Source``."""
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE)
+    metrics.add_dimension(name=emf.SERVICE_DIMENSION, value=service)
+    metrics.add_dimension(name=emf.JOB_DIMENSION, value=job)
+    metrics.add_dimension(name=emf.SOURCE_DIMENSION, value=emf.source_of(job))
+
+
 def record_job(summary: JobSummary) -> None:
     """Add one job run's figures to the metrics flushed at the end of the invocation.
 
@@ -69,8 +79,7 @@ def record_job(summary: JobSummary) -> None:
     and dimensions are :mod:`.emf`'s, which the alarms read too."""
     if metrics.metric_set:
         metrics.flush_metrics()
-    metrics.add_dimension(name=emf.JOB_DIMENSION, value=summary.job)
-    metrics.add_dimension(name=emf.SOURCE_DIMENSION, value=emf.source_of(summary.job))
+    add_job_dimensions(summary.job)
     metrics.add_metric(name=emf.API_CALLS, unit=MetricUnit.Count, value=summary.requests)
     if summary.requests:
         latency = 1000 * summary.upstream_seconds / summary.requests

@@ -285,6 +285,7 @@ class Jobs:
     ) -> RefreshSummary:
         """Threads of the window's patches that received mail (``full``: all of them)."""
         with lore_client(self.settings) as lore:
-            return RefreshDiscussions(self.store, lore, self.queue).run(
+            refresh = RefreshDiscussions(self.store, lore, self.queue, time_left=self.time_left)
+            return refresh.run(
                 days=days or self.settings.refresh_days, full=full, now=now
             )
