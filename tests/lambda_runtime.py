@@ -188,7 +188,7 @@ def invoke_async(
         invocation.aws_request_id = request_id
         try:
             result.response = handler(event, invocation)
-        except Exception as exc:  # noqa: BLE001 - any error is a function error to Lambda
+        except Exception as exc:  # any error is a function error to Lambda
             result.errors.append(exc)
             continue
         return result

@@ -72,7 +72,7 @@ def test_dynamodb_refuses_the_put_when_another_crawl_saved_between_the_read_and_
     stale = START.model_dump_json()
     first.cursors.replace_cursor(PROJECT, AHEAD, expected=START)
     # What the slow crawl's read returned before the fast one's save landed.
-    second.cursors._get = lambda sk: stale  # type: ignore[method-assign]
+    second.cursors._get = lambda sk: stale  # type: ignore[attr-defined]
     with pytest.raises(CursorMovedError):
         second.cursors.replace_cursor(PROJECT, BEHIND, expected=START)
     assert first.cursors.get_cursor(PROJECT) == AHEAD

@@ -6,8 +6,8 @@ hourly event → patches in DynamoDB → one SQS message per thread → consumer
 DynamoDB and review status; a poisoned message ends in the dead-letter queue and the rest of its
 batch is kept. The failure drill at the end: Patchwork down makes the hourly run raise, and
 (through the harness's asynchronous invocation, see tests/lambda_runtime.py) its event reaches
-the on-failure queue; one project failing of two is a partial run and a metric. "Now" is pinned just after the recorded dump, so windows do not move with the
-wall clock.
+the on-failure queue; one project failing of two is a partial run and a metric. "Now" is
+pinned just after the recorded dump, so windows do not move with the wall clock.
 """
 
 from __future__ import annotations
@@ -104,9 +104,7 @@ def steps(result: dict) -> dict[str, dict]:
     return {part["job"]: part for part in result["jobs"]}
 
 
-def run(
-    deployment: dict, recipe: str, context: InvocationContext | None = None, **detail
-) -> dict:
+def run(deployment: dict, recipe: str, context: InvocationContext | None = None, **detail) -> dict:
     """The jobs function invoked by a schedule (synchronously here: the drill below plays
     the asynchronous invocation)."""
     event = scheduled_event({"recipe": recipe, **detail}, recipe)
@@ -352,9 +350,7 @@ def test_drill_patchwork_down_fails_the_hourly_run_into_its_on_failure_queue(
                 on_failure=(sqs, on_failure_queue),
             )
         # Every request was answered 502, each tried again (LKML_HTTP_RETRIES=1), then given up.
-        assert patchwork_down.requests and all(
-            r.fault == "status" for r in patchwork_down.requests
-        )
+        assert patchwork_down.requests and all(r.fault == "status" for r in patchwork_down.requests)
     # Each attempt raised after its summary was recorded: three Lambda Errors data points.
     assert outcome.attempts == 1 + ASYNC_RETRY_ATTEMPTS
     assert len(outcome.errors) == outcome.attempts and outcome.response is None

@@ -286,6 +286,4 @@ class Jobs:
         """Threads of the window's patches that received mail (``full``: all of them)."""
         with lore_client(self.settings) as lore:
             refresh = RefreshDiscussions(self.store, lore, self.queue, time_left=self.time_left)
-            return refresh.run(
-                days=days or self.settings.refresh_days, full=full, now=now
-            )
+            return refresh.run(days=days or self.settings.refresh_days, full=full, now=now)
