@@ -338,7 +338,9 @@ class MonitoringConstruct(Construct):
             threshold=LOGGED_ERRORS_PER_PERIOD,
         )
 
-    def job_metric(self, name: str, job: str, statistic: str = cloudwatch.Stats.SUM) -> cloudwatch.Metric:
+    def job_metric(
+        self, name: str, job: str, statistic: str = cloudwatch.Stats.SUM
+    ) -> cloudwatch.Metric:
         """One job's EMF metric, with the dimensions the handlers give it."""
         return cloudwatch.Metric(
             namespace=emf.NAMESPACE,
@@ -377,16 +379,23 @@ class MonitoringConstruct(Construct):
             )
         )
         dashboard.add_widgets(
-            _graph("Invocations", [f.metric_invocations(period=PERIOD, label=f.node.id) for f in functions]),
+            _graph(
+                "Invocations",
+                [f.metric_invocations(period=PERIOD, label=f.node.id) for f in functions],
+            ),
             _graph("Errors", [f.metric_errors(period=PERIOD, label=f.node.id) for f in functions]),
             _graph(
                 "Duration max (timeout 300 s / 29 s)",
                 [
-                    f.metric_duration(period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=f.node.id)
+                    f.metric_duration(
+                        period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=f.node.id
+                    )
                     for f in functions
                 ],
             ),
-            _graph("Throttles", [f.metric_throttles(period=PERIOD, label=f.node.id) for f in functions]),
+            _graph(
+                "Throttles", [f.metric_throttles(period=PERIOD, label=f.node.id) for f in functions]
+            ),
         )
         queues = {"work": watched.work_queue, **watched.failure_queues}
         dashboard.add_widgets(
@@ -412,24 +421,43 @@ class MonitoringConstruct(Construct):
         )
         stage = watched.stage
         dashboard.add_widgets(
-            _graph("API 5XX / 4XX", [
-                stage.metric_server_error(period=PERIOD, statistic=cloudwatch.Stats.SUM, label="5XX"),
-                stage.metric_client_error(period=PERIOD, statistic=cloudwatch.Stats.SUM, label="4XX"),
-            ]),
-            _graph("API latency p99 (ms)", [
-                stage.metric_latency(period=PERIOD, statistic=cloudwatch.Stats.percentile(99), label="p99")
-            ]),
-            _graph("DynamoDB throttled requests", [
-                _table_throttles(name, table) for name, table in watched.tables.items()
-            ]),
-            _graph("Runs failed / partial, errors logged", [
-                self._job_sum(emf.FAILED_RUNS, JOBS),
-                self._job_sum(emf.PARTIAL_RUNS, emf.SCHEDULED_FETCHES),
-                cloudwatch.Metric(
-                    namespace=emf.NAMESPACE, metric_name=LOGGED_ERRORS, period=PERIOD,
-                    statistic=cloudwatch.Stats.SUM, label=LOGGED_ERRORS,
-                ),
-            ]),
+            _graph(
+                "API 5XX / 4XX",
+                [
+                    stage.metric_server_error(
+                        period=PERIOD, statistic=cloudwatch.Stats.SUM, label="5XX"
+                    ),
+                    stage.metric_client_error(
+                        period=PERIOD, statistic=cloudwatch.Stats.SUM, label="4XX"
+                    ),
+                ],
+            ),
+            _graph(
+                "API latency p99 (ms)",
+                [
+                    stage.metric_latency(
+                        period=PERIOD, statistic=cloudwatch.Stats.percentile(99), label="p99"
+                    )
+                ],
+            ),
+            _graph(
+                "DynamoDB throttled requests",
+                [_table_throttles(name, table) for name, table in watched.tables.items()],
+            ),
+            _graph(
+                "Runs failed / partial, errors logged",
+                [
+                    self._job_sum(emf.FAILED_RUNS, JOBS),
+                    self._job_sum(emf.PARTIAL_RUNS, emf.SCHEDULED_FETCHES),
+                    cloudwatch.Metric(
+                        namespace=emf.NAMESPACE,
+                        metric_name=LOGGED_ERRORS,
+                        period=PERIOD,
+                        statistic=cloudwatch.Stats.SUM,
+                        label=LOGGED_ERRORS,
+                    ),
+                ],
+            ),
         )
         dashboard.add_widgets(
             *(
@@ -439,7 +467,9 @@ class MonitoringConstruct(Construct):
                         self.job_metric(
                             name,
                             job,
-                            cloudwatch.Stats.AVERAGE if name == emf.API_LATENCY else cloudwatch.Stats.SUM,
+                            cloudwatch.Stats.AVERAGE
+                            if name == emf.API_LATENCY
+                            else cloudwatch.Stats.SUM,
                         )
                         for job in emf.SOURCES
                     ],
@@ -451,7 +481,9 @@ class MonitoringConstruct(Construct):
         return dashboard
 
 
-def _graph(title: str, metrics: Sequence[cloudwatch.IMetric], width: int = 6) -> cloudwatch.GraphWidget:
+def _graph(
+    title: str, metrics: Sequence[cloudwatch.IMetric], width: int = 6
+) -> cloudwatch.GraphWidget:
     return cloudwatch.GraphWidget(title=title, left=list(metrics), width=width)
 
 
