@@ -8,10 +8,13 @@
   real queue (moto's server): receive a batch, invoke, delete what the handler did not report
   as failed, so failed messages come back after the visibility timeout and finally go to the
   dead-letter queue through the queue's own redrive policy.
+* :func:`invoke_async` plays Lambda's asynchronous invocation: retries of a failed attempt,
+  then the invocation record sent to the on-failure destination queue.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -145,4 +148,74 @@ def drain_queue(
                     {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)
                 ],
             )
+    return result
+
+
+@dataclass
+class AsyncInvocation:
+    """What became of one asynchronous invocation: Lambda's view of it."""
+
+    attempts: int = 0
+    errors: list[BaseException] = field(default_factory=list)
+    """One per failed attempt: each is a Lambda ``Errors`` data point."""
+    response: Any = None
+    destination_record: dict[str, Any] | None = None
+
+
+def invoke_async(
+    handler: Callable[[dict[str, Any], Any], Any],
+    event: dict[str, Any],
+    *,
+    function_name: str,
+    retry_attempts: int,
+    on_failure: tuple[Any, str] | None = None,
+    context: Callable[[], InvocationContext] | None = None,
+) -> AsyncInvocation:
+    """Lambda's asynchronous invocation (how EventBridge Scheduler invokes a target), played
+    in process: the handler runs; an attempt that raises is an error and is tried again, up to
+    ``retry_attempts`` more times (Lambda waits about one, then two minutes in between; this
+    does not); when the last attempt fails too, an invocation record of the shape Lambda sends
+    to an SQS on-failure destination is sent to ``on_failure`` (an SQS client and queue URL).
+
+    This is the test harness doing what the Lambda service does, not moto: moto's server
+    would run the function in Docker, which this machine lacks. What is real is the handler,
+    its exception, the queue and the record's path to it."""
+    result = AsyncInvocation()
+    request_id = str(uuid.uuid4())  # one for every attempt, as Lambda keeps it
+    for _ in range(1 + retry_attempts):
+        result.attempts += 1
+        invocation = context() if context else InvocationContext(function_name)
+        invocation.aws_request_id = request_id
+        try:
+            result.response = handler(event, invocation)
+        except Exception as exc:  # any error is a function error to Lambda
+            result.errors.append(exc)
+            continue
+        return result
+    error = result.errors[-1]
+    result.destination_record = {
+        "version": "1.0",
+        "timestamp": "2026-11-25T03:04:05.678Z",
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": result.attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {
+            "errorMessage": str(error),
+            "errorType": type(error).__name__,
+            "requestId": request_id,
+            "stackTrace": [],
+        },
+    }
+    if on_failure is not None:
+        sqs, queue_url = on_failure
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(result.destination_record))
     return result

@@ -48,6 +48,7 @@ class ApiConstruct(Construct):
                 timeout=API_TIMEOUT,
                 memory_mb=config.api_memory_mb,
                 environment=environment,
+                reserved_concurrency=config.api_reserved_concurrency,
             ),
             snap_start=config.api_snap_start,
         )
@@ -58,8 +59,7 @@ class ApiConstruct(Construct):
             target = lambda_.Alias(
                 self, "Live", alias_name="live", version=self.function.current_version
             )
-        for table in storage.tables.values():
-            table.grant_read_data(self.function)
+        storage.grant(self.function, write=False)
 
         access_logs = logs.LogGroup(
             self,
@@ -77,8 +77,8 @@ class ApiConstruct(Construct):
             description=f"LKML Assistant read-only REST API (/api/) and pages ({config.name})",
             min_compression_size=MIN_COMPRESSION,
             endpoint_types=[apigateway.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # The account's CloudWatch role is lkml_infra.account's, made once, not per stack.
+            cloud_watch_role=False,
             deploy_options=apigateway.StageOptions(
                 stage_name=STAGE_NAME,
                 throttling_rate_limit=config.api_rate_limit,

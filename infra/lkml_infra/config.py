@@ -7,7 +7,7 @@ must differ belongs here rather than in an ``if env == ...`` inside a construct.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aws_cdk import aws_logs as logs
 
@@ -41,6 +41,30 @@ class EnvConfig:
     """LKML_RETENTION_DAYS: items expire this many days after their date; 0 keeps them."""
     api_rate_limit: float
     api_burst_limit: int
+    api_reserved_concurrency: int
+    """The API's own share of the account's Lambda concurrency: a burst of readers cannot
+    take the jobs' (nor the jobs the API's). Stage throttling keeps it below this in practice:
+    the rate limit times a request's ~0.1-0.5 s."""
+    alarm_email: str | None = None
+    """Who hears the alarms (an SNS e-mail subscription, confirmed once by its owner). The
+    deploy workflow passes each GitHub environment's ALARM_EMAIL as ``-c alarm_email=``."""
+    alarm_webhook_url: str | None = None
+    """A chat webhook (an HTTPS endpoint that confirms SNS subscriptions, e.g. a Chatbot or
+    Slack relay), from ``-c alarm_webhook_url=`` (ALARM_WEBHOOK_URL)."""
+
+    def with_alarm_subscriptions(
+        self, *, email: str | None = None, webhook_url: str | None = None
+    ) -> EnvConfig:
+        """This configuration with the subscriptions given at synthesis (context) added."""
+        if webhook_url and not webhook_url.startswith("https://"):
+            raise ValueError(f"alarm_webhook_url must be an https:// URL, not {webhook_url!r}")
+        if email and "@" not in email:
+            raise ValueError(f"alarm_email must be an e-mail address, not {email!r}")
+        return replace(
+            self,
+            alarm_email=email or self.alarm_email,
+            alarm_webhook_url=webhook_url or self.alarm_webhook_url,
+        )
 
     def resource_name(self, suffix: str) -> str:
         """``lkml-<env>-<suffix>``: every named resource carries the environment."""
@@ -65,6 +89,7 @@ _CONFIGS = {
         retention_days=90,
         api_rate_limit=10,
         api_burst_limit=20,
+        api_reserved_concurrency=5,
     ),
     "staging": EnvConfig(
         name="staging",
@@ -83,6 +108,7 @@ _CONFIGS = {
         retention_days=180,
         api_rate_limit=20,
         api_burst_limit=40,
+        api_reserved_concurrency=10,
     ),
     "prod": EnvConfig(
         name="prod",
@@ -101,6 +127,7 @@ _CONFIGS = {
         retention_days=0,
         api_rate_limit=50,
         api_burst_limit=100,
+        api_reserved_concurrency=20,
     ),
 }
 

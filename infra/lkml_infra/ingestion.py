@@ -8,15 +8,15 @@
   the work queue.
 * ``fetch_discussions`` consumes that queue in batches and reports the messages it could not
   handle (partial batch failure), which go to the work DLQ after ``MAX_RECEIVE_COUNT`` tries.
-* A schedule's retry policy and DLQ cover the delivery; a function's own errors go to its
-  on-failure destination queue.
+* A schedule's retry policy and DLQ cover the delivery; the jobs function's own errors (it
+  raises when a step could not do its work) are retried, then go to ``jobs-failures``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -35,7 +35,15 @@ from lkml_infra.storage import StorageConstruct
 MAX_RECEIVE_COUNT = 4
 WORK_BATCH_SIZE = 10
 WORK_MAX_CONCURRENCY = 2
-"""At most this many fetch_discussions run at once: lore is a shared, polite-use service."""
+"""At most this many fetch_discussions run at once, each reading one thread at a time with
+its request interval (LKML_REQUEST_INTERVAL): lore is a shared service that asks robots for
+a few connections at most, not a fleet. The event source's maximum concurrency and the
+function's reserved concurrency are both this: reserved below it, SQS's pollers would be
+throttled and messages would burn their receives toward the DLQ."""
+JOBS_CONCURRENCY = 1
+"""One crawler at a time: a schedule that fires while a run is still going is throttled,
+and Lambda retries it later (async invocations are retried on throttles for up to the
+maximum event age). The cursor's conditional save covers a run started by hand."""
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = Duration.hours(6)
 
@@ -44,6 +52,10 @@ HANDLERS = {
     "fetch_discussions": "lkml_assistant.functions.consumer.fetch_discussions",
 }
 """Our job functions by construct key, with their entry points."""
+CONCURRENCY = {"jobs": JOBS_CONCURRENCY, "fetch_discussions": WORK_MAX_CONCURRENCY}
+ASYNC = ("jobs",)
+"""The functions invoked asynchronously (by a schedule): only they have an on-failure
+destination. The consumer is invoked synchronously by SQS; its failures go to work-dlq."""
 
 
 @dataclass(frozen=True)
@@ -141,20 +153,21 @@ class IngestionConstruct(Construct):
                     timeout=JOB_TIMEOUT,
                     memory_mb=config.memory_mb,
                     environment=function_environment,
+                    reserved_concurrency=CONCURRENCY[key],
                 ),
             )
-            failures = failure_queue(
-                self, f"{construct_name}Failures", config=config, name=f"{name}-failures"
-            )
-            function.configure_async_invoke(
-                on_failure=destinations.SqsDestination(failures),
-                retry_attempts=ASYNC_RETRY_ATTEMPTS,
-                max_event_age=ASYNC_MAX_EVENT_AGE,
-            )
-            for table in storage.tables.values():
-                table.grant_read_write_data(function)
+            if key in ASYNC:
+                failures = failure_queue(
+                    self, f"{construct_name}Failures", config=config, name=f"{name}-failures"
+                )
+                function.configure_async_invoke(
+                    on_failure=destinations.SqsDestination(failures),
+                    retry_attempts=ASYNC_RETRY_ATTEMPTS,
+                    max_event_age=ASYNC_MAX_EVENT_AGE,
+                )
+                self.failure_queues[key] = failures
+            storage.grant(function, write=True)
             self.functions[key] = function
-            self.failure_queues[key] = failures
 
         self.work_queue.grant_send_messages(self.functions["jobs"])
         self.functions["fetch_discussions"].add_event_source(
@@ -166,11 +179,25 @@ class IngestionConstruct(Construct):
             )
         )
 
+        stack = Stack.of(self)
         self.scheduler_role = iam.Role(
             self,
             "SchedulerRole",
             role_name=config.resource_name("scheduler"),
-            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            # Only this account's schedules of this environment may assume it (confused deputy).
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="scheduler",
+                            resource="schedule",
+                            resource_name=f"default/{config.resource_name('*')}",
+                        )
+                    },
+                },
+            ),
             description="EventBridge Scheduler: invoke the job functions, send to the DLQ",
         )
         self.schedules: dict[str, scheduler.Schedule] = {}

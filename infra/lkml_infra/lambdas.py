@@ -13,6 +13,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from lkml_assistant.functions import emf
 
 from lkml_infra.config import EnvConfig
 
@@ -22,7 +23,7 @@ BUNDLE_PYTHON_VERSION = "3.13"
 BUNDLE_PLATFORM = "x86_64"
 JOB_TIMEOUT = Duration.seconds(300)
 API_TIMEOUT = Duration.seconds(29)
-METRICS_NAMESPACE = "LkmlAssistant"
+METRICS_NAMESPACE = emf.NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class FunctionSpec:
     timeout: Duration
     memory_mb: int
     environment: dict[str, str]
+    reserved_concurrency: int
+    """At most this many at once, and this many kept for it whatever else runs."""
+
+
+def service_name(config: EnvConfig) -> str:
+    """POWERTOOLS_SERVICE_NAME: the ``service`` dimension of the application's metrics."""
+    return f"lkml-{config.name}"
 
 
 def base_environment(config: EnvConfig, *, projects: str) -> dict[str, str]:
@@ -44,7 +52,7 @@ def base_environment(config: EnvConfig, *, projects: str) -> dict[str, str]:
         "LKML_LOG_LEVEL": config.log_level,
         "LKML_PROJECTS": projects,
         "LKML_RETENTION_DAYS": str(config.retention_days),
-        "POWERTOOLS_SERVICE_NAME": f"lkml-{config.name}",
+        "POWERTOOLS_SERVICE_NAME": service_name(config),
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": config.log_level,
         "POWERTOOLS_TRACE_DISABLED": "false" if config.tracing else "true",
@@ -80,6 +88,7 @@ def python_function(
         timeout=spec.timeout,
         memory_size=spec.memory_mb,
         environment=spec.environment,
+        reserved_concurrent_executions=spec.reserved_concurrency,
         tracing=lambda_.Tracing.ACTIVE if config.tracing else lambda_.Tracing.DISABLED,
         log_group=log_group,
         snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snap_start else None,

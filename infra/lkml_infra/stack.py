@@ -15,7 +15,7 @@ from lkml_infra.api import ApiConstruct
 from lkml_infra.config import EnvConfig
 from lkml_infra.ingestion import IngestionConstruct
 from lkml_infra.lambdas import BUNDLE_PYTHON_VERSION, RUNTIME, base_environment
-from lkml_infra.monitoring import MonitoringConstruct
+from lkml_infra.monitoring import MonitoringConstruct, Watched
 from lkml_infra.storage import StorageConstruct
 
 
@@ -28,7 +28,6 @@ class LkmlStack(Stack):
         config: EnvConfig,
         bundle_dir: Path,
         projects: str,
-        alarm_email: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -58,10 +57,13 @@ class LkmlStack(Stack):
             self,
             "Monitoring",
             config=config,
-            functions=functions,
-            dead_letter_queues=self.ingestion.dead_letter_queues,
-            work_queue=self.ingestion.work_queue,
-            alarm_email=alarm_email,
+            watched=Watched(
+                functions=functions,
+                failure_queues=self.ingestion.dead_letter_queues,
+                work_queue=self.ingestion.work_queue,
+                stage=self.api.rest_api.deployment_stage,
+                tables=self.storage.tables,
+            ),
         )
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="REST API base URL")
         CfnOutput(self, "PatchesTable", value=self.storage.patches.table_name)
@@ -78,9 +80,9 @@ class LkmlStack(Stack):
     def _acknowledge(self, functions: dict[str, lambda_.Function]) -> None:
         """cdk-nag findings on what CDK itself generates, each with its reason."""
         index_reason = (
-            "Granted by table.grant_*_data: the store queries the table's global secondary "
-            "indexes (by project, submitter, series, state, Message-ID...), whose ARNs are "
-            "the table ARN + /index/<name>; the grant covers exactly this table's indexes."
+            "dynamodb:Query only (StorageConstruct.grant): the store queries the table's "
+            "global secondary indexes (by project, submitter, series, state, Message-ID...), "
+            "whose ARNs are the table ARN + /index/<name>; this covers this table's indexes."
         )
         for function in functions.values():
             role = function.role
@@ -126,15 +128,5 @@ class LkmlStack(Stack):
                     "the function and its versions/aliases, nothing else.",
                 )
                 for function in self.ingestion.scheduled_functions()
-            )
-        )
-        cloudwatch_role = self.api.rest_api.node.try_find_child("CloudWatchRole")
-        assert cloudwatch_role is not None
-        Validations.of(cloudwatch_role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-                "service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-                reason="The account-level role API Gateway needs to write execution and "
-                "access logs; AWS keeps this managed policy to exactly that.",
             )
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 from lkml_assistant.repositories.dynamodb.schema import (
     PARTITION_KEY,
@@ -21,6 +22,16 @@ from lkml_assistant.repositories.dynamodb.schema import (
 from lkml_infra.config import EnvConfig
 
 TARGET_UTILIZATION_PERCENT = 70
+
+# What the store calls (repositories/dynamodb): no Scan, no Streams, no ConditionCheckItem,
+# no DescribeTable. Queries also go to the indexes, the only grant on ``<table>/index/*``.
+READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+WRITE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
 
 
 def _string(name: str) -> dynamodb.Attribute:
@@ -36,6 +47,19 @@ class StorageConstruct(Construct):
         self.tables: dict[str, dynamodb.Table] = {
             schema.logical_name: self._table(schema) for schema in TABLES
         }
+
+    def grant(self, grantee: iam.IGrantable, *, write: bool) -> None:
+        """Exactly the store's calls on every table: reads, and writes if ``write``."""
+        for table in self.tables.values():
+            actions = [*READ_ACTIONS, *(WRITE_ACTIONS if write else ())]
+            iam.Grant.add_to_principal(
+                grantee=grantee, actions=actions, resource_arns=[table.table_arn]
+            )
+            iam.Grant.add_to_principal(
+                grantee=grantee,
+                actions=["dynamodb:Query"],
+                resource_arns=[f"{table.table_arn}/index/*"],
+            )
 
     @property
     def patches(self) -> dynamodb.Table:

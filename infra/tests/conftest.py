@@ -19,6 +19,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import pytest
 from aws_cdk.assertions import Template
 
+from lkml_infra.account import STACK_NAME as ACCOUNT_STACK_NAME
 from lkml_infra.app import build_app
 from lkml_infra.config import ENVIRONMENTS
 
@@ -29,6 +30,11 @@ class Synth:
     template: Template
     raw: dict[str, Any]
     nag_findings: list[str]
+    account_raw: dict[str, Any]
+    """The template of the API Gateway account stack the environment's stack depends on."""
+    account_stack_name: str
+    dependencies: list[str]
+    warnings: list[str]
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         return {
@@ -61,8 +67,24 @@ def synthesize(env: str, bundle_dir: Path, outdir: Path) -> Synth:
             {}, bundle_dir, context=context, outdir=str(outdir / "plain"), nag=False
         )
         assembly = app.synth()
-    raw = assembly.get_stack_by_name(stack.stack_name).template
-    return Synth(env, Template.from_json(raw), raw, findings)
+    artifact = assembly.get_stack_by_name(stack.stack_name)
+    raw = artifact.template
+    account = assembly.get_stack_by_name(ACCOUNT_STACK_NAME)
+    warnings = [
+        str(entry.data)
+        for entries in artifact.find_metadata_by_type("aws:cdk:warning")
+        for entry in [entries]
+    ]
+    return Synth(
+        env,
+        Template.from_json(raw),
+        raw,
+        findings,
+        account.template,
+        account.stack_name,
+        [dependency.id for dependency in artifact.dependencies],
+        warnings,
+    )
 
 
 @pytest.fixture(scope="session")

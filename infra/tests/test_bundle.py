@@ -2,7 +2,8 @@
 """The Lambda bundle ``scripts/bundle.py`` builds: what it holds and that the handlers import.
 
 The bundle is built into a temporary directory for the Lambda runtime's CPython when this
-machine has that interpreter (pyenv or PATH), else for this interpreter's version, and imported
+machine has that interpreter (pyenv or PATH), else for this interpreter's version (not in CI:
+``LKML_REQUIRE_RUNTIME_PYTHON=1`` makes a missing runtime Python a failure), and imported
 by a fresh ``python -I -S``: no site-packages, only the standard library, the bundle and the
 boto3/botocore/s3transfer the Lambda runtime itself provides.
 """
@@ -41,6 +42,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """(bundle, interpreter that imports it, its Python version)."""
     interpreter = _bundle_script().find_interpreter(BUNDLE_PYTHON_VERSION)
     version = BUNDLE_PYTHON_VERSION
+    if interpreter is None and os.environ.get("LKML_REQUIRE_RUNTIME_PYTHON") == "1":
+        pytest.fail(f"CPython {BUNDLE_PYTHON_VERSION} is required here (CI) and missing")
     if interpreter is None:  # build for the Python we have; `make bundle` keeps the runtime's
         interpreter, version = sys.executable, f"{sys.version_info[0]}.{sys.version_info[1]}"
     out = tmp_path_factory.mktemp("bundle") / "lambda"

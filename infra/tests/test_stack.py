@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match
+from aws_cdk.assertions import Match, Template
 from lkml_assistant.repositories.dynamodb.schema import (
     PARTITION_KEY,
     SORT_KEY,
@@ -17,6 +18,7 @@ from lkml_assistant.repositories.dynamodb.schema import (
     TTL_ATTRIBUTE,
 )
 
+from lkml_infra.app import build_app
 from lkml_infra.config import ENVIRONMENTS
 from tests.conftest import Synth
 
@@ -213,20 +215,36 @@ def test_log_groups_have_a_retention(synth: Synth) -> None:
         assert group["Properties"]["RetentionInDays"] >= 7
 
 
-def test_each_job_sends_its_async_failures_to_a_queue(synth: Synth) -> None:
-    for name in JOBS:
-        synth.template.has_resource_properties(
-            "AWS::Lambda::EventInvokeConfig",
-            {
-                "FunctionName": {"Ref": _function_id(synth, name)},
-                "DestinationConfig": {
-                    "OnFailure": {
-                        "Destination": {"Fn::GetAtt": [_queue_id(synth, f"{name}-failures"), "Arn"]}
-                    }
-                },
-                "MaximumRetryAttempts": Match.any_value(),
+def test_the_scheduled_function_sends_its_async_failures_to_a_queue(synth: Synth) -> None:
+    """Only jobs is invoked asynchronously (by the schedules); the consumer is invoked by
+    SQS, synchronously, so an on-failure destination of its own could never receive anything:
+    its failures go to work-dlq. The retries are those the failure drill plays
+    (tests/integration/test_aws_pipeline.py, ASYNC_RETRY_ATTEMPTS = 2)."""
+    synth.template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": _function_id(synth, "jobs")},
+            "DestinationConfig": {
+                "OnFailure": {
+                    "Destination": {"Fn::GetAtt": [_queue_id(synth, "jobs-failures"), "Arn"]}
+                }
             },
-        )
+            "MaximumRetryAttempts": 2,
+        },
+    )
+    queues = {q["Properties"]["QueueName"] for q in synth.resources("AWS::SQS::Queue").values()}
+    assert f"lkml-{synth.env}-fetch-discussions-failures" not in queues
+
+
+def test_one_crawler_a_bounded_consumer_pool_and_an_api_of_its_own(synth: Synth) -> None:
+    functions = _functions(synth)
+    reserved = {name: p.get("ReservedConcurrentExecutions") for name, p in functions.items()}
+    api = {"dev": 5, "staging": 10, "prod": 20}[synth.env]
+    assert reserved == {"jobs": 1, "fetch-discussions": 2, "api": api}
+    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
+    # SQS's pollers never outnumber what the consumer may run (else throttled receives).
+    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 2
 
 
 # -- queues and schedules ----------------------------------------------------------------------
@@ -272,7 +290,7 @@ def test_only_the_scheduled_jobs_may_send_work(synth: Synth) -> None:
 
 def test_queues_are_encrypted_and_ssl_only(synth: Synth) -> None:
     queues = synth.resources("AWS::SQS::Queue")
-    assert len(queues) == 5
+    assert len(queues) == 4
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     policies = synth.resources("AWS::SQS::QueuePolicy").values()
@@ -312,6 +330,17 @@ def test_schedules_run_the_recipes_with_retries_and_a_dlq(
     assert target["DeadLetterConfig"]["Arn"] == {
         "Fn::GetAtt": [_queue_id(synth, "schedule-dlq"), "Arn"]
     }
+
+
+def test_only_this_environments_schedules_may_assume_the_scheduler_role(synth: Synth) -> None:
+    role_id = _logical_id_of(synth, "AWS::IAM::Role", "RoleName", f"lkml-{synth.env}-scheduler")
+    role = synth.raw["Resources"][role_id]["Properties"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    condition = statement["Condition"]
+    assert condition["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    source = json.dumps(condition["ArnLike"]["aws:SourceArn"])
+    assert f":schedule/default/lkml-{synth.env}-*" in source
 
 
 def test_schedule_inputs_are_requests_the_jobs_accept(synth: Synth) -> None:
@@ -402,17 +431,49 @@ def test_api_proxies_to_the_function_with_throttling_and_access_logs(synth: Synt
     assert "$context.requestId" in stage["AccessLogSetting"]["Format"]
 
 
-def test_api_function_may_only_read_the_tables(synth: Synth) -> None:
-    api_role = synth.raw["Resources"][_function_id(synth, "api")]["Properties"]["Role"]
-    actions = set()
+def _role_actions(synth: Synth, function: str) -> dict[str, set[str]]:
+    """The DynamoDB actions a function's role may take, by resource (JSON of the ARN)."""
+    role = synth.raw["Resources"][_function_id(synth, function)]["Properties"]["Role"]
+    granted: dict[str, set[str]] = {}
     for policy in synth.resources("AWS::IAM::Policy").values():
-        if {"Ref": api_role["Fn::GetAtt"][0]} in policy["Properties"]["Roles"]:
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                action = statement["Action"]
-                actions.update(action if isinstance(action, list) else [action])
-    dynamodb = {action for action in actions if action.startswith("dynamodb:")}
-    assert dynamodb
-    assert not dynamodb & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+        if {"Ref": role["Fn::GetAtt"][0]} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            actions = actions if isinstance(actions, list) else [actions]
+            resources = statement["Resource"]
+            for resource in resources if isinstance(resources, list) else [resources]:
+                granted.setdefault(json.dumps(resource), set()).update(
+                    a for a in actions if a.startswith("dynamodb:")
+                )
+    return {resource: actions for resource, actions in granted.items() if actions}
+
+
+READS = {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"}
+WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+}
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"), [("api", READS), *((job, READS | WRITES) for job in JOBS)]
+)
+def test_each_function_may_make_exactly_the_store_s_calls(
+    synth: Synth, function: str, expected: set[str]
+) -> None:
+    """What repositories/dynamodb calls, nothing more: no Scan, no Streams, no
+    ConditionCheckItem, no DescribeTable; only Query reaches the indexes."""
+    granted = _role_actions(synth, function)
+    for logical_name in ("patches", "discussions"):
+        table_id, _ = _table(synth, logical_name)
+        table = json.dumps({"Fn::GetAtt": [table_id, "Arn"]})
+        assert granted.pop(table) == expected
+        (index,) = [r for r in granted if table_id in r and "/index/*" in r]
+        assert granted.pop(index) == {"dynamodb:Query"}
+    assert granted == {}
 
 
 # -- monitoring --------------------------------------------------------------------------------
@@ -422,17 +483,93 @@ def _alarms(synth: Synth) -> list[dict[str, Any]]:
     return [alarm["Properties"] for alarm in synth.resources("AWS::CloudWatch::Alarm").values()]
 
 
+def _alarm(synth: Synth, short: str) -> dict[str, Any]:
+    (found,) = [a for a in _alarms(synth) if a["AlarmName"] == f"lkml-{synth.env}-{short}"]
+    return found
+
+
+def _math_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics a metric-math alarm sums."""
+    return [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+
+
+def _statements(document: dict[str, Any], principal: str) -> list[dict[str, Any]]:
+    return [s for s in document["Statement"] if s.get("Principal") == {"Service": principal}]
+
+
+def test_alarms_reach_a_topic_cloudwatch_may_publish_to_and_encrypt_for(synth: Synth) -> None:
+    (topic_id,) = synth.resources("AWS::SNS::Topic")
+    topic = synth.raw["Resources"][topic_id]["Properties"]
+    # A key of our own, not alias/aws/sns (whose policy no one can extend to CloudWatch).
+    (key_id,) = synth.resources("AWS::KMS::Key")
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    key = synth.raw["Resources"][key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (use,) = _statements(key["KeyPolicy"], "cloudwatch.amazonaws.com")
+    assert use["Effect"] == "Allow"
+    assert set(use["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    (policy,) = synth.resources("AWS::SNS::TopicPolicy").values()
+    document = policy["Properties"]["PolicyDocument"]
+    assert policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+    (publish,) = _statements(document, "cloudwatch.amazonaws.com")
+    assert publish["Effect"] == "Allow" and publish["Action"] == "sns:Publish"
+    assert publish["Resource"] == {"Ref": topic_id}
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source = json.dumps(publish["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":cloudwatch:" in source and f":alarm:lkml-{synth.env}-*" in source
+    # The SSL-only Deny is still there.
+    assert any(
+        s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in document["Statement"]
+    )
+    for alarm in _alarms(synth):
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
+        # Every alarm's name is one the topic policy's SourceArn pattern admits.
+        assert alarm["AlarmName"].startswith(f"lkml-{synth.env}-")
+
+
+def test_without_a_subscription_the_synthesis_warns(stacks: dict[str, Synth]) -> None:
+    for synth in stacks.values():
+        synth.template.resource_count_is("AWS::SNS::Subscription", 0)
+        assert any("alarms-unheard" in warning for warning in synth.warnings)
+
+
+def test_subscriptions_come_from_the_configuration(fake_bundle: Path, tmp_path: Path) -> None:
+    context = {
+        "env": "staging",
+        "alarm_email": "lkml-oncall@example.org",
+        "alarm_webhook_url": "https://chat.example.org/hooks/lkml",
+    }
+    _app, stack = build_app({}, fake_bundle, context=context, outdir=str(tmp_path), nag=False)
+    template = Template.from_stack(stack)
+    (topic_id,) = template.find_resources("AWS::SNS::Topic")
+    template.resource_count_is("AWS::SNS::Subscription", 2)
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": "lkml-oncall@example.org", "TopicArn": {"Ref": topic_id}},
+    )
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "https", "Endpoint": "https://chat.example.org/hooks/lkml"},
+    )
+    with pytest.raises(ValueError, match="https://"):
+        build_app({}, fake_bundle, context={**context, "alarm_webhook_url": "http://x"}, nag=False)
+
+
 def test_every_failure_queue_has_a_depth_alarm(synth: Synth) -> None:
     watched = {
         json.dumps(dimension["Value"])
         for alarm in _alarms(synth)
-        if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible"
         and alarm["Threshold"] == 1
         and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         for dimension in alarm["Dimensions"]
     }
-    for queue in ("work-dlq", "schedule-dlq", *(f"{job}-failures" for job in JOBS)):
-        assert json.dumps({"Fn::GetAtt": [_queue_id(synth, queue), "QueueName"]}) in watched
+    expected = {
+        json.dumps({"Fn::GetAtt": [_queue_id(synth, queue), "QueueName"]})
+        for queue in ("work-dlq", "schedule-dlq", "jobs-failures")
+    }
+    assert watched == expected
 
 
 @pytest.mark.parametrize("metric", ["Errors", "Throttles"])
@@ -440,50 +577,218 @@ def test_every_function_has_error_and_throttle_alarms(synth: Synth, metric: str)
     watched = {
         dimension["Value"]["Ref"]
         for alarm in _alarms(synth)
-        if alarm["MetricName"] == metric and alarm["Namespace"] == "AWS/Lambda"
+        if alarm.get("MetricName") == metric and alarm["Namespace"] == "AWS/Lambda"
         for dimension in alarm["Dimensions"]
     }
     assert watched == {_function_id(synth, name) for name in FUNCTIONS}
 
 
-def test_alarms_notify_an_encrypted_ssl_only_topic(synth: Synth) -> None:
-    (topic_id,) = synth.resources("AWS::SNS::Topic")
-    topic = synth.raw["Resources"][topic_id]["Properties"]
-    assert topic["KmsMasterKeyId"]
-    for alarm in _alarms(synth):
-        assert alarm["AlarmActions"] == [{"Ref": topic_id}]
-        assert alarm["AlarmName"].startswith(f"lkml-{synth.env}-")
-    synth.template.has_resource_properties(
-        "AWS::SNS::TopicPolicy",
-        {
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        )
-                    ]
-                )
-            }
-        },
+def test_every_function_has_an_alarm_near_its_timeout(synth: Synth) -> None:
+    functions = _functions(synth)
+    for name in FUNCTIONS:
+        alarm = _alarm(synth, f"{name}-near-timeout")
+        assert alarm["MetricName"] == "Duration" and alarm["Statistic"] == "Maximum"
+        assert alarm["Dimensions"] == [
+            {"Name": "FunctionName", "Value": {"Ref": _function_id(synth, name)}}
+        ]
+        assert alarm["Threshold"] == 0.9 * functions[name]["Timeout"] * 1000
+
+
+def test_the_oldest_work_message_has_an_age_alarm(synth: Synth) -> None:
+    alarm = _alarm(synth, "work-oldest-message")
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert alarm["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": [_queue_id(synth, "work"), "QueueName"]
+    }
+    assert 3600 <= alarm["Threshold"] <= 6 * 3600
+
+
+def test_the_api_has_5xx_and_latency_alarms(synth: Synth) -> None:
+    (stage_id,) = synth.resources("AWS::ApiGateway::Stage")
+    for short, metric in (("api5xx", "5XXError"), ("api-latency", "Latency")):
+        alarm = _alarm(synth, short)
+        assert alarm["Namespace"] == "AWS/ApiGateway" and alarm["MetricName"] == metric
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert dimensions == {"ApiName": f"lkml-{synth.env}-api", "Stage": {"Ref": stage_id}}
+    assert _alarm(synth, "api-latency")["ExtendedStatistic"] == "p99"
+
+
+def test_each_table_has_a_throttle_alarm_over_the_store_s_operations(synth: Synth) -> None:
+    for logical_name in ("patches", "discussions"):
+        table_id, _ = _table(synth, logical_name)
+        alarm = _alarm(synth, f"{logical_name}-table-throttles")
+        metrics = _math_metrics(alarm)
+        assert {m["MetricName"] for m in metrics} == {"ThrottledRequests"}
+        operations = set()
+        for metric in metrics:
+            dimensions = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            assert dimensions["TableName"] == {"Ref": table_id}
+            operations.add(dimensions["Operation"])
+        assert {f"dynamodb:{op}" for op in operations} == READS | WRITES
+
+
+MetricKey = tuple[str, str, tuple[tuple[str, str], ...]]
+"""(namespace, metric name, sorted dimensions)"""
+
+
+def _emf_alarm_metrics(synth: Synth, short: str) -> set[MetricKey]:
+    return {
+        (
+            metric["Namespace"],
+            metric["MetricName"],
+            tuple(sorted((d["Name"], d["Value"]) for d in metric["Dimensions"])),
+        )
+        for metric in _math_metrics(_alarm(synth, short))
+    }
+
+
+def _emitted(synth: Synth, metric: str, job: str) -> MetricKey:
+    """The metric as the handlers emit it (lkml_assistant.functions.emf): the failure drill
+    (tests/integration/test_aws_pipeline.py) checks their EMF documents carry exactly this."""
+    from lkml_assistant.functions import emf
+
+    dimensions = {
+        emf.SERVICE_DIMENSION: f"lkml-{synth.env}",
+        emf.JOB_DIMENSION: job,
+        emf.SOURCE_DIMENSION: emf.source_of(job),
+    }
+    return emf.NAMESPACE, metric, tuple(sorted(dimensions.items()))
+
+
+def test_partial_and_failed_runs_alarm_on_the_metrics_the_handlers_emit(synth: Synth) -> None:
+    partial = _emf_alarm_metrics(synth, "partial-runs")
+    assert partial == {
+        _emitted(synth, "PartialRuns", job) for job in ("fetch-patches", "refresh-discussions")
+    }
+    failed = _emf_alarm_metrics(synth, "failed-runs")
+    jobs = ("fetch-patches", "fetch-discussions", "refresh-discussions", "review-intel")
+    assert failed == {_emitted(synth, "FailedRuns", job) for job in jobs}
+    for short in ("partial-runs", "failed-runs"):
+        alarm = _alarm(synth, short)
+        (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+        assert expression["Expression"].startswith("SUM([") and alarm["Threshold"] == 1
+
+
+def test_application_errors_count_every_function_s_error_lines(synth: Synth) -> None:
+    filters = synth.resources("AWS::Logs::MetricFilter").values()
+    groups = set()
+    for metric_filter in filters:
+        properties = metric_filter["Properties"]
+        assert properties["FilterPattern"] == '{ $.level = "ERROR" }'
+        (transformation,) = properties["MetricTransformations"]
+        assert transformation["MetricNamespace"] == "LkmlAssistant"
+        assert transformation["MetricName"] == "LoggedErrors"
+        groups.add(properties["LogGroupName"]["Ref"])
+    log_groups = synth.resources("AWS::Logs::LogGroup")
+    function_groups = {
+        group_id
+        for group_id, group in log_groups.items()
+        if group["Properties"]["LogGroupName"].startswith("/aws/lambda/")
+    }
+    assert groups == function_groups and len(groups) == len(FUNCTIONS)
+    alarm = _alarm(synth, "application-errors")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("LkmlAssistant", "LoggedErrors")
+
+
+def test_the_failure_drill_s_failures_each_reach_an_alarm(synth: Synth) -> None:
+    """What tests/integration/test_aws_pipeline.py makes fail, and the alarm each trips."""
+    jobs_id = _function_id(synth, "jobs")
+    # Patchwork down: the hourly run raises (Lambda Errors), then lands in jobs-failures.
+    errors = _alarm(synth, "jobs-errors")
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": jobs_id}}]
+    for queue in ("jobs-failures", "work-dlq"):  # ... and a poisoned message in work-dlq
+        depth = _alarm(synth, f"{queue}-depth")
+        assert depth["Dimensions"][0]["Value"] == {
+            "Fn::GetAtt": [_queue_id(synth, queue), "QueueName"]
+        }
+    # Its FailedRuns; a partial crawl's PartialRuns.
+    assert _emitted(synth, "FailedRuns", "fetch-patches") in _emf_alarm_metrics(
+        synth, "failed-runs"
+    )
+    assert _emitted(synth, "PartialRuns", "fetch-patches") in _emf_alarm_metrics(
+        synth, "partial-runs"
     )
 
 
-def test_dashboard_shows_functions_queues_and_application_metrics(synth: Synth) -> None:
+def test_dashboard_shows_the_alarms_and_what_they_watch(synth: Synth) -> None:
     (dashboard,) = synth.resources("AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     assert dashboard["Properties"]["DashboardName"] == f"lkml-{synth.env}-dashboard"
-    for metric in ("Invocations", "Errors", "Duration", "ApproximateNumberOfMessagesVisible"):
-        assert metric in body
-    for metric in ("ApiCalls", "ApiLatency", "RecordsWritten", "Errors"):
-        assert f'MetricName=\\\\\\"{metric}\\\\\\"' in body
+    for metric in (
+        "Invocations",
+        "Errors",
+        "Duration",
+        "Throttles",
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "5XXError",
+        "Latency",
+        "ThrottledRequests",
+        "ApiCalls",
+        "ApiLatency",
+        "RecordsWritten",
+        "PartialRuns",
+        "FailedRuns",
+        "LoggedErrors",
+    ):
+        assert metric in body, metric
     assert "LkmlAssistant" in body
+    # The alarm status widget lists every alarm.
+    for alarm_id in synth.resources("AWS::CloudWatch::Alarm"):
+        assert alarm_id in body, alarm_id
+
+
+# -- the account's API Gateway role ------------------------------------------------------------
+
+
+def test_no_environment_makes_the_account_s_api_gateway_role(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::ApiGateway::Account", 0)
+    for role in synth.resources("AWS::IAM::Role").values():
+        principals = json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+        assert "apigateway.amazonaws.com" not in principals
+
+
+def test_the_account_role_is_made_once_and_retained(synth: Synth) -> None:
+    account = synth.account_raw["Resources"]
+    (setting_id,) = [k for k, v in account.items() if v["Type"] == "AWS::ApiGateway::Account"]
+    (role_id,) = [k for k, v in account.items() if v["Type"] == "AWS::IAM::Role"]
+    assert account[setting_id]["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": [role_id, "Arn"]
+    }
+    for resource_id in (setting_id, role_id):
+        assert account[resource_id]["DeletionPolicy"] == "Retain"
+    trust = account[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # Not named after an environment: the same stack whichever environment deploys it.
+    assert synth.account_stack_name == "lkml-apigateway-account"
+    assert synth.account_stack_name in synth.dependencies
 
 
 # -- across the stack --------------------------------------------------------------------------
+
+
+def test_no_statement_allows_a_wildcard_action(synth: Synth) -> None:
+    """Anywhere in the template: IAM policies, key policies, topic and queue policies. (The
+    SSL-only Denies are on "sqs:*" / every action: a Deny may be broad.)"""
+    found: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if node.get("Effect") == "Allow" and "Action" in node:
+                actions = node["Action"] if isinstance(node["Action"], list) else [node["Action"]]
+                found.extend(f"{path}: {a}" for a in actions if "*" in a)
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, path)
+
+    walk(synth.raw["Resources"], "")
+    walk(synth.account_raw["Resources"], "account")
+    assert found == []
 
 
 def test_no_policy_grants_everything(synth: Synth) -> None:

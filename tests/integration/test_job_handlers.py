@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
 from lkml_assistant.functions import clock, jobs
+from lkml_assistant.repositories.sqlite import SqliteStore
+from lkml_assistant.services.summary import JobFailedError
 from tests.lambda_runtime import InvocationContext
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 
@@ -76,3 +79,28 @@ def test_scheduled_recipes_run_their_steps(tmp_path, monkeypatch, public_inbox, 
 def test_a_bad_event_detail_is_refused(detail):
     with pytest.raises(ValidationError):
         jobs.handler(scheduled_event(detail), InvocationContext())
+
+
+def test_a_recipe_that_could_not_do_its_work_raises_after_recording_it(
+    tmp_path, monkeypatch, pinned_clock
+):
+    """Patchwork unreachable for every project: the handler raises (so that Lambda counts an
+    error, retries and delivers to the on-failure queue), but only once the run is recorded."""
+    with socket.socket() as closed:  # a port nothing listens on: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    store_path = tmp_path / "s.sqlite3"
+    monkeypatch.setenv("LKML_PATCHWORK_URL", dead)
+    monkeypatch.setenv("LKML_LORE_URL", dead)
+    monkeypatch.setenv("LKML_PROJECTS", "netfilter-devel")
+    monkeypatch.setenv("LKML_STORE", f"sqlite:///{store_path}")
+    monkeypatch.setenv("LKML_HTTP_RETRIES", "0")
+    monkeypatch.setenv("LKML_BACKOFF_BASE", "0")
+    with pytest.raises(JobFailedError, match="fetch-patches failed") as raised:
+        jobs.handler(scheduled_event({"recipe": "hourly"}), InvocationContext())
+    assert [part.job for part in raised.value.failed] == ["fetch-patches"]
+    with SqliteStore(store_path) as store:
+        runs = store.runs.last_runs()
+    assert runs["fetch-patches"].status == "failed"
+    assert "netfilter-devel" in runs["fetch-patches"].summary["error_messages"][0]
+    assert runs["review-intel"].status == "ok"

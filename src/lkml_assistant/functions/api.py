@@ -18,7 +18,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from lkml_assistant.api.app import cors_config, freeze_long_lived_objects
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import load_settings
-from lkml_assistant.functions.observability import logger, metrics, tracer
+from lkml_assistant.functions import emf
+from lkml_assistant.functions.observability import add_job_dimensions, logger, metrics, tracer
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.queries.service import QueryService
 
@@ -44,11 +45,10 @@ def _resolver() -> APIGatewayRestResolver:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     response: dict[str, Any] = _resolver().resolve(event, context)
-    metrics.add_dimension(name="Job", value="api")
-    metrics.add_dimension(name="Source", value="apigateway")
-    metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=1)
+    add_job_dimensions("api")
+    metrics.add_metric(name=emf.API_CALLS, unit=MetricUnit.Count, value=1)
     elapsed = 1000 * (time.perf_counter() - started)
-    metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=elapsed)
+    metrics.add_metric(name=emf.API_LATENCY, unit=MetricUnit.Milliseconds, value=elapsed)
     if int(response.get("statusCode", 500)) >= 500:
-        metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=emf.ERRORS, unit=MetricUnit.Count, value=1)
     return response

@@ -9,6 +9,12 @@ the work queue (``LKML_WORK_QUEUE_URL``), one message each, for the SQS consumer
 utilities at every cold start, nor the consumer these). A crawl that runs short of time pauses
 at a page and says ``more``; the next invocation resumes it.
 
+A step that could not do its work at all (Patchwork down for every project) makes the
+invocation fail once its summary is recorded (:meth:`JobSummary.raise_if_failed`), so that
+Lambda's ``Errors``, its async retries and the on-failure destination apply; a step that did
+part of it returns normally and says so in the ``PartialRuns`` metric (docs/aws.md, "Which
+failure reaches which alarm").
+
 A manual invocation may narrow a run: ``{"recipe": "backfill", "projects": [...], "days": N}``.
 Anything else in ``detail`` is refused. Settings come from the function's environment.
 """
@@ -81,5 +87,11 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
     for part in summary.parts:
         record_job(part)
     result = summary.as_dict()
-    logger.info(summary.line(), extra={"summary": result})
+    if summary.failed_parts():
+        logger.error(summary.line(), extra={"summary": result})
+    else:
+        logger.info(summary.line(), extra={"summary": result})
+    # Recorded (run record, log, metrics) first; then a step that could not do its work
+    # fails the invocation: Lambda counts an error, retries, then the on-failure destination.
+    summary.raise_if_failed()
     return result

@@ -5,9 +5,8 @@
   standard ``logging`` module; their loggers get the same JSON handler, so one record format
   covers the handlers and the service layer.
 * Metrics: CloudWatch embedded metric format (EMF) on stdout, namespace ``LkmlAssistant``
-  (``POWERTOOLS_METRICS_NAMESPACE`` overrides), dimensions ``Job`` and ``Source``:
-  ``ApiCalls`` (requests to the upstream), ``ApiLatency`` (milliseconds per request),
-  ``RecordsWritten`` and ``Errors``.
+  (``POWERTOOLS_METRICS_NAMESPACE`` overrides), dimensions ``Job`` and ``Source``; the
+  metric names are :mod:`.emf`'s, the one list the alarms read too.
 * Tracer: X-Ray segments when the function has tracing on. With ``POWERTOOLS_TRACE_DISABLED``
   (the dev and staging stacks, the tests) the X-Ray SDK is not even imported: it would cost
   about half a second of every cold start for segments nobody records.
@@ -23,10 +22,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
+from lkml_assistant.functions import emf
 from lkml_assistant.services.summary import JobSummary
 
 SERVICE = "lkml-assistant"
-NAMESPACE = "LkmlAssistant"
+NAMESPACE = emf.NAMESPACE
 
 logger = Logger(
     service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE),
@@ -60,27 +60,35 @@ def _tracer() -> _HandlerTracer:
 tracer = _tracer()
 
 
-# Which upstream each job reads; review-intel reads only the store.
-SOURCES = {
-    "fetch-patches": "patchwork",
-    "fetch-discussions": "lore",
-    "refresh-discussions": "lore",
-    "review-intel": "store",
-}
+def add_job_dimensions(job: str) -> None:
+    """The dimensions the alarms name: ``service`` (read now, not at import, so it is the
+    function's whatever the import order; Powertools adds the same from the environment),
+    ``Job`` and ``Source``."""
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE)
+    metrics.add_dimension(name=emf.SERVICE_DIMENSION, value=service)
+    metrics.add_dimension(name=emf.JOB_DIMENSION, value=job)
+    metrics.add_dimension(name=emf.SOURCE_DIMENSION, value=emf.source_of(job))
 
 
 def record_job(summary: JobSummary) -> None:
     """Add one job run's figures to the metrics flushed at the end of the invocation.
 
     A recipe runs several jobs in one invocation, each with its own ``Job`` dimension: the
-    figures of the job before are flushed first, as their own EMF record."""
+    figures of the job before are flushed first, as their own EMF record. ``FailedRuns`` and
+    ``PartialRuns`` say whether the run did its work (:attr:`JobSummary.status`); the names
+    and dimensions are :mod:`.emf`'s, which the alarms read too."""
     if metrics.metric_set:
         metrics.flush_metrics()
-    metrics.add_dimension(name="Job", value=summary.job)
-    metrics.add_dimension(name="Source", value=SOURCES.get(summary.job, "store"))
-    metrics.add_metric(name="ApiCalls", unit=MetricUnit.Count, value=summary.requests)
+    add_job_dimensions(summary.job)
+    metrics.add_metric(name=emf.API_CALLS, unit=MetricUnit.Count, value=summary.requests)
     if summary.requests:
         latency = 1000 * summary.upstream_seconds / summary.requests
-        metrics.add_metric(name="ApiLatency", unit=MetricUnit.Milliseconds, value=latency)
-    metrics.add_metric(name="RecordsWritten", unit=MetricUnit.Count, value=summary.written)
-    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=summary.errors)
+        metrics.add_metric(name=emf.API_LATENCY, unit=MetricUnit.Milliseconds, value=latency)
+    metrics.add_metric(name=emf.RECORDS_WRITTEN, unit=MetricUnit.Count, value=summary.written)
+    metrics.add_metric(name=emf.ERRORS, unit=MetricUnit.Count, value=summary.errors)
+    metrics.add_metric(
+        name=emf.FAILED_RUNS, unit=MetricUnit.Count, value=int(summary.status == "failed")
+    )
+    metrics.add_metric(
+        name=emf.PARTIAL_RUNS, unit=MetricUnit.Count, value=int(summary.status == "partial")
+    )

@@ -123,12 +123,33 @@ class SeriesRepository(ABC):
     def series_by_cover_msgid(self, msgid: str) -> list[Series]: ...
 
 
+class CursorMovedError(Exception):
+    """Another run saved the project's cursor after this one read it.
+
+    Saving this run's cursor would move the crawl back to where that run found it (two
+    crawls overlapping: a slow one finishing after a faster one), so it is not saved; what
+    the run wrote stays, every write being an idempotent upsert."""
+
+    def __init__(self, project: str) -> None:
+        super().__init__(f"{project}: the cursor was moved by another run since this one read it")
+        self.project = project
+
+
 class CursorRepository(ABC):
     @abstractmethod
     def get_cursor(self, project: str) -> SyncCursor | None: ...
 
     @abstractmethod
-    def save_cursor(self, project: str, cursor: SyncCursor) -> None: ...
+    def save_cursor(self, project: str, cursor: SyncCursor) -> None:
+        """Save unconditionally (tools, tests); a crawl uses :meth:`replace_cursor`."""
+
+    @abstractmethod
+    def replace_cursor(
+        self, project: str, cursor: SyncCursor, *, expected: SyncCursor | None
+    ) -> None:
+        """Save ``cursor`` only if the stored one is still ``expected`` (None: no cursor yet),
+        in one atomic step; else raise :class:`CursorMovedError` and write nothing. Saving
+        the cursor already stored writes nothing."""
 
     @abstractmethod
     def get_lore_cursor(self, list_name: str) -> LoreCursor | None: ...

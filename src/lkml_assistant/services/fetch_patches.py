@@ -13,7 +13,9 @@ How one project is kept current (docs/sync.md has the reasoning):
     and series events fetch just those objects.
   - Archiving raises no event in Patchwork, so archive flags are refreshed by full runs.
 * Cursors are saved only once a project's pass has finished, so a run killed half-way simply
-  repeats; every write is an idempotent upsert, and the result is the same.
+  repeats; every write is an idempotent upsert, and the result is the same. The save is
+  conditional on the cursor the pass started from: of two overlapping runs, the one that
+  finishes second saves nothing (``CursorMovedError``, a skip), so it cannot move it back.
 * Given ``time_left`` (a Lambda invocation's remaining time), a crawl that runs short of time
   pauses after a whole page: the cursor records the next page (``SyncCursor.crawl``) and the
   next run resumes there instead of starting over. The summary says ``more``.
@@ -31,7 +33,7 @@ from pydantic import Field
 
 from lkml_assistant.models.domain import Patch, Person, Series
 from lkml_assistant.models.records import CrawlCheckpoint, SyncCursor
-from lkml_assistant.repositories.base import Store
+from lkml_assistant.repositories.base import CursorMovedError, Store
 from lkml_assistant.services.summary import JobSummary, recorded_run
 from lkml_assistant.sources.http import UpstreamError
 from lkml_assistant.sources.patchwork import Page, PatchworkClient
@@ -162,6 +164,10 @@ class FetchPatches:
                 except _Paused:
                     summary.more = True
                     break
+                except CursorMovedError as exc:
+                    # An overlapping run got there first; its cursor stands, ours is dropped.
+                    log.warning("%s", exc)
+                    summary.skip("cursor moved by another run")
                 except (UpstreamError, ProjectSyncError) as exc:
                     failed += 1
                     log.error("%s: %s", project, exc)
@@ -187,8 +193,8 @@ class FetchPatches:
                 new_cursor = self._crawl_project(project, summary, since_text, resume)
             except _Paused as paused:
                 kept = cursor or SyncCursor()
-                self.store.cursors.save_cursor(
-                    project, kept.model_copy(update={"crawl": paused.checkpoint})
+                self.store.cursors.replace_cursor(
+                    project, kept.model_copy(update={"crawl": paused.checkpoint}), expected=cursor
                 )
                 log.info(
                     "%s: out of time, crawl paused before page %d of %s",
@@ -204,7 +210,8 @@ class FetchPatches:
                 new_cursor = new_cursor.model_copy(update={"patches_since": latest.raw})
         else:
             new_cursor = self._update_project(project, cursor, summary, since_text)
-        self.store.cursors.save_cursor(project, new_cursor)
+        # Conditional: a second crawl that overlapped this one cannot move the cursor back.
+        self.store.cursors.replace_cursor(project, new_cursor, expected=cursor)
 
     def _crawl_project(
         self,

@@ -81,6 +81,10 @@ class RecipeSummary(JobSummary):
             total.status = "failed" if statuses == {"failed"} else "partial"
         return total
 
+    def failed_parts(self) -> list[JobSummary]:
+        """The steps that could not do their work: one is enough for the recipe to fail."""
+        return [part for part in self._parts if part.status == "failed"]
+
     def line(self) -> str:
         """One line: the recipe, then each step's own summary line."""
         return " | ".join([f"{self.job} [{self.status}]", *(part.line() for part in self._parts)])
@@ -281,6 +285,5 @@ class Jobs:
     ) -> RefreshSummary:
         """Threads of the window's patches that received mail (``full``: all of them)."""
         with lore_client(self.settings) as lore:
-            return RefreshDiscussions(self.store, lore, self.queue).run(
-                days=days or self.settings.refresh_days, full=full, now=now
-            )
+            refresh = RefreshDiscussions(self.store, lore, self.queue, time_left=self.time_left)
+            return refresh.run(days=days or self.settings.refresh_days, full=full, now=now)

@@ -8,18 +8,24 @@ fetched again. With nothing new a list costs one request; with K threads changed
 ``full`` re-fetches every recent thread: the periodic safety net.
 
 Given a :class:`TaskQueue` (AWS), the threads to re-read are queued instead of fetched here,
-one message each, and the cursor moves once they are all queued.
+one message each, and the cursor moves once they are all queued. Given ``time_left`` (a
+Lambda invocation's remaining time) a run short of time stops before the next list, as a
+crawl pauses (``more``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+from pydantic import Field
 
 from lkml_assistant.models.records import LoreCursor, ThreadTask
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
 from lkml_assistant.services.fetch_discussions import TaskQueue
+from lkml_assistant.services.fetch_patches import PAUSE_MARGIN
 from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import CircuitOpenError, UpstreamError
 from lkml_assistant.sources.lore import LoreClient
@@ -34,14 +40,26 @@ OVERLAP = timedelta(minutes=30)
 
 class RefreshSummary(DiscussionSummary):
     threads_queued: int = 0
+    more: bool = Field(False, description="Out of time: lists were left to the next run.")
 
 
 class RefreshDiscussions:
-    def __init__(self, store: Store, lore: LoreClient, queue: TaskQueue | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        lore: LoreClient,
+        queue: TaskQueue | None = None,
+        *,
+        time_left: Callable[[], float] | None = None,
+    ) -> None:
         self.store = store
         self.lore = lore
         self.reader = ThreadReader(store, lore)
         self.queue = queue
+        self.time_left = time_left
+
+    def _out_of_time(self) -> bool:
+        return self.time_left is not None and self.time_left() < PAUSE_MARGIN
 
     def run(self, *, days: int, full: bool = False, now: datetime | None = None) -> RefreshSummary:
         now = now or datetime.now(UTC)
@@ -51,6 +69,12 @@ class RefreshDiscussions:
             lists = sorted(set(roots.values()))
             failed = 0
             for number, list_name in enumerate(lists):
+                if self._out_of_time():
+                    # The deadline, as a crawl has it: the lists not reached keep their
+                    # cursors, and the next run searches them.
+                    log.info("out of time: %d lists left to the next run", len(lists) - number)
+                    summary.more = True
+                    break
                 mine = sorted(root for root, name in roots.items() if name == list_name)
                 try:
                     self._refresh_list(list_name, mine, full=full, now=now, summary=summary)

@@ -56,6 +56,19 @@ class JobSummary(BaseModel):
     def completed(self) -> bool:
         return self.status == "ok"
 
+    def failed_parts(self) -> list[JobSummary]:
+        """The runs in this summary that could not do their work at all (``failed``); a
+        ``partial`` run did some of it and is not among them."""
+        return [self] if self.status == "failed" else []
+
+    def raise_if_failed(self) -> None:
+        """Raise :class:`JobFailedError` when a run could not do its work: called after the
+        summary is recorded (run record, log, metrics), so that the caller's own failure
+        handling applies too (on Lambda: Errors, async retries, the on-failure destination)."""
+        failed = self.failed_parts()
+        if failed:
+            raise JobFailedError(self, failed)
+
     def as_dict(self) -> dict[str, Any]:
         data = self.model_dump()
         data["seconds"] = round(self.seconds, 3)
@@ -73,6 +86,17 @@ class JobSummary(BaseModel):
         ]
         status = "" if self.status == "ok" else f" [{self.status}]"
         return f"{self.job}: {', '.join(parts)} in {self.seconds:.1f} s{status}"
+
+
+class JobFailedError(RuntimeError):
+    """A job could not do its work (every project, list or thread it tried failed)."""
+
+    def __init__(self, summary: JobSummary, failed: list[JobSummary]) -> None:
+        self.summary = summary
+        self.failed = failed
+        reasons = "; ".join(m for part in failed for m in part.error_messages[:3])
+        names = ", ".join(part.job for part in failed)
+        super().__init__(f"{summary.job}: {names} failed: {reasons or 'see the run record'}")
 
 
 @contextmanager

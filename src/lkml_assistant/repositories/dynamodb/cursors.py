@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lkml_assistant.models.records import LoreCursor, SyncCursor
-from lkml_assistant.repositories.base import CursorRepository
+from lkml_assistant.repositories.base import CursorMovedError, CursorRepository
 from lkml_assistant.repositories.dynamodb.attributes import wire
 from lkml_assistant.repositories.dynamodb.client import Dynamo
 from lkml_assistant.repositories.dynamodb.keys import cursor_key
+from lkml_assistant.repositories.dynamodb.schema import PARTITION_KEY
 from lkml_assistant.repositories.encoding import utc_text
 
 
@@ -35,6 +38,39 @@ class DynamoCursors(CursorRepository):
 
     def save_cursor(self, project: str, cursor: SyncCursor) -> None:
         self._save(f"patchwork#{project}", cursor.model_dump_json())
+
+    def replace_cursor(
+        self, project: str, cursor: SyncCursor, *, expected: SyncCursor | None
+    ) -> None:
+        sk = f"patchwork#{project}"
+        raw = self._get(sk)
+        stored = SyncCursor.model_validate_json(raw) if raw else None
+        if stored != expected:
+            raise CursorMovedError(project)
+        if stored == cursor:
+            return
+        # The condition is on the text read just now, so a save by another run in between
+        # (whatever it wrote) fails this one: compare and set, in DynamoDB's one conditional put.
+        if raw is None:
+            condition: dict[str, Any] = {
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+            }
+        else:
+            condition = {
+                "ConditionExpression": "#data = :read",
+                "ExpressionAttributeNames": {"#data": "data"},
+                "ExpressionAttributeValues": {":read": {"S": raw}},
+            }
+        item = {**cursor_key(sk), "data": cursor.model_dump_json()}
+        try:
+            self._db.client.put_item(
+                TableName=self._db.patches,
+                Item=wire({**item, "updated_at": utc_text(self._db.clock())}),
+                **condition,
+            )
+        except self._db.client.exceptions.ConditionalCheckFailedException:
+            raise CursorMovedError(project) from None
 
     def get_lore_cursor(self, list_name: str) -> LoreCursor | None:
         data = self._get(f"lore#{list_name}")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from lkml_assistant.models.records import LoreCursor, SyncCursor
-from lkml_assistant.repositories.base import CursorRepository
+from lkml_assistant.repositories.base import CursorMovedError, CursorRepository
 from lkml_assistant.repositories.sqlite.db import Db
 
 # (table, key column) of each kind of cursor.
@@ -40,6 +40,28 @@ class SqliteCursors(CursorRepository):
 
     def save_cursor(self, project: str, cursor: SyncCursor) -> None:
         self._save(_PATCHWORK, project, cursor.model_dump_json())
+
+    def replace_cursor(
+        self, project: str, cursor: SyncCursor, *, expected: SyncCursor | None
+    ) -> None:
+        table, column = _PATCHWORK
+        # BEGIN IMMEDIATE: the read and the write are one step for every other connection.
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT data FROM {table} WHERE {column} = ?",  # noqa: S608 - our own names
+                (project,),
+            ).fetchall()
+            stored = SyncCursor.model_validate_json(rows[0][0]) if rows else None
+            if stored != expected:
+                raise CursorMovedError(project)
+            if stored == cursor:
+                return
+            conn.execute(
+                f"""INSERT INTO {table} ({column}, data, updated_at) VALUES (?, ?, ?)
+                    ON CONFLICT ({column}) DO UPDATE SET data = excluded.data,
+                        updated_at = excluded.updated_at""",  # noqa: S608 - our own names
+                (project, cursor.model_dump_json(), self._db.now()),
+            )
 
     def get_lore_cursor(self, list_name: str) -> LoreCursor | None:
         data = self._get(_LORE, list_name)
