@@ -17,28 +17,14 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
-from tests.shared_data import REPO_ROOT, shared_dir
+from tests.labelled import Label, labelled_message, load_labels
 
 from lkml_assistant.intel.applied import read_applied
 from lkml_assistant.intel.naks import nak_lines
 from lkml_assistant.intel.trailers import extract_trailers
-from lkml_assistant.models.discussion import MailMessage, TrailerKind
-from lkml_assistant.sources.mail import normalize_body, parse_mbox
-
-LABELS = REPO_ROOT / "tests" / "data" / "labels"
-ARCHIVES = ("corpus", "mbox", "linux-mailinglist-archives")
-
-
-@dataclass(frozen=True)
-class Label:
-    source: str
-    msgid: str
-    line: int
-    text: str
-    label: bool
-    reason: str
+from lkml_assistant.models.discussion import TrailerKind
+from lkml_assistant.sources.mail import normalize_body
 
 
 @dataclass
@@ -59,30 +45,8 @@ class Score:
         return self.true_positive / real if real else 1.0
 
 
-def load_labels(name: str) -> list[Label]:
-    rows = json.loads((LABELS / name).read_text(encoding="utf-8"))
-    return [Label(**row) for row in rows]
-
-
-@cache
-def _messages(source: str) -> dict[str, MailMessage]:
-    path = shared_dir().joinpath(*ARCHIVES, source)
-    found: dict[str, MailMessage] = {}
-    for message in parse_mbox(path.read_bytes()).messages:
-        found.setdefault(message.message_id, message)
-    return found
-
-
-def message_of(label: Label) -> MailMessage:
-    message = _messages(label.source)[label.msgid]
-    line = message.body.split("\n")[label.line].strip()
-    if line != label.text:
-        raise ValueError(f"{label.msgid} line {label.line} reads {line!r}, not {label.text!r}")
-    return message
-
-
 def nak_predicted(label: Label) -> bool:
-    message = message_of(label)
+    message = labelled_message(label)
     if label.line in nak_lines(normalize_body(message.body).own_text):
         return True
     # A Nacked-by: trailer line is read as a trailer, naming the person.
@@ -93,7 +57,7 @@ def nak_predicted(label: Label) -> bool:
 
 
 def applied_predicted(label: Label) -> bool:
-    reading = read_applied(message_of(label))
+    reading = read_applied(labelled_message(label))
     return reading is not None and reading.line == label.line
 
 

@@ -38,7 +38,7 @@ _ENCLOSED_END = re.compile(r"---[ \t]*$|diff --git |Index: \S")
 _TRAILER_LIKE = re.compile(r"[A-Za-z][\w-]*:\s|\[[^\]]+\]\s*$|\(cherry picked")
 # "For the whole series:", "… for the series", "to all patches": a trailer for every patch.
 _SERIES_WIDE = re.compile(
-    r"\b(?:for|to|on)\s+(?:the\s+)?(?:(?:whole|entire|full|complete|rest\s+of\s+the)\s+)?"
+    r"\b(?:for|to|on)\s+(?:the\s+|this\s+|these\s+)?(?:(?:whole|entire|full|complete)\s+)?"
     r"(?:series|patch\s*set|patchset|set)\b"
     r"|\b(?:for|to|on)\s+(?:all|each|every)\s+(?:of\s+)?(?:the\s+|these\s+)?(?:patches|patch|of\s+them)\b"
     r"|\bseries[- ]wide\b",

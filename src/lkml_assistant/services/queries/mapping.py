@@ -12,6 +12,7 @@ from collections import defaultdict, deque
 from collections.abc import Mapping
 
 from lkml_assistant.models.api import (
+    AppliedOut,
     CarriedReviewOut,
     CoverLetterOut,
     MessageOut,
@@ -103,6 +104,7 @@ def _review_status(review: PatchReview) -> ReviewStatusOut:
             for c in review.carried
         ],
         patch_hash=review.patch_hash,
+        applied=AppliedOut(**review.applied.model_dump()) if review.applied else None,
     )
 
 
