@@ -19,11 +19,11 @@ import pytest
 
 from lkml_assistant.cli import main
 from lkml_assistant.config import Settings
+from lkml_assistant.models.discussion import TrailerKind
 from lkml_assistant.repositories.base import PatchQuery
+from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.services.refresh_discussions import RefreshDiscussions
 from lkml_assistant.wiring import lore_client
-from lkml_assistant.models.discussion import TrailerKind
-from lkml_assistant.repositories.sqlite import SqliteStore
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 from tests.peers.public_inbox import reply_mail
 
