@@ -56,9 +56,10 @@ def _conversations(raws: Iterable[bytes]) -> Iterator[tuple[Thread, dict[str, by
         yield thread, {mid: parsed[mid][1] for mid in thread.messages}
 
 
-def _b4_reading(
-    thread: Thread, raw_of: dict[str, bytes]
-) -> list[tuple[list[str], str | None, set[Triple]]]:
+B4Series = tuple[list[str], str | None, set[Triple]]
+
+
+def _b4_reading(thread: Thread, raw_of: dict[str, bytes]) -> list[B4Series]:
     """b4's series in one conversation: (patch Message-IDs, cover, its trailer triples)."""
     import b4  # a test dependency only
 
