@@ -71,6 +71,7 @@ bench: setup peers
 .PHONY: versions-report
 versions-report: setup
 	$(UV) run python -m benchmarks.report_versions
+	$(UV) run python -m benchmarks.report_review
 
 clean:
 	rm -rf .venv .run .bench .mypy_cache .ruff_cache .pytest_cache dist infra/.venv infra/cdk.out

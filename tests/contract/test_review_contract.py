@@ -13,7 +13,7 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from lkml_assistant.models.discussion import Trailer, TrailerKind
+from lkml_assistant.models.discussion import AppliedNote, Trailer, TrailerKind
 from lkml_assistant.models.domain import Patch, Series
 from lkml_assistant.models.records import Change, PatchReview, SeriesLink
 from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
@@ -21,7 +21,14 @@ from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
 from tests.contract.conftest import FakeClock, Sample, StoreFactory, ingest
 from tests.contract.test_store_contract import load, newest_first, writes
 
-STATUSES = ("unreviewed", "in-discussion", "reviewed", "changes-requested", "accepted")
+STATUSES = (
+    "unreviewed",
+    "in-discussion",
+    "reviewed",
+    "changes-requested",
+    "accepted",
+    "rejected",
+)
 
 
 def link_chain(series: list[Series]) -> list[SeriesLink]:
@@ -161,6 +168,29 @@ def test_reviews_round_trip_and_an_identical_upsert_writes_nothing(store, sample
     changed = reviews[3].model_copy(update={"status": "accepted"})
     assert store.reviews.upsert_reviews([changed]).written == 1
     assert store.reviews.get_reviews([changed.patch_id]) == {changed.patch_id: changed}
+
+
+def test_an_applied_note_and_the_rejected_status_round_trip_and_filter(store, sample):
+    load(store, sample)
+    first, second, third = sample.patches[:3]
+    note = AppliedNote(
+        tree="netdev/net-next.git (main)",
+        commit="1be13a5091bf71627aa1a3d35360b039510f42f3",
+        by_name="patchwork-bot+netdevbpf@kernel.org",
+        by_email="patchwork-bot+netdevbpf@kernel.org",
+        message_id="applied@contract",
+    )
+    applied = review_of(first, "accepted").model_copy(update={"applied": note})
+    rejected = review_of(second, "rejected")
+    plain = review_of(third, "accepted")
+    assert store.reviews.upsert_reviews([applied, rejected, plain]).written == 3
+    got = store.reviews.get_reviews([first.id, second.id, third.id])
+    assert got == {first.id: applied, second.id: rejected, third.id: plain}
+    assert got[third.id].applied is None
+    found = store.patches.page_patches(PatchQuery(review_states=("rejected",)), limit=10)
+    assert [p.id for p in found] == [second.id]
+    # Losing the note (the reply was another's after all) is a change like any other.
+    assert store.reviews.upsert_reviews([applied.model_copy(update={"applied": None})]).written
 
 
 def test_reviews_given_by_a_person_newest_patch_first(store, sample):

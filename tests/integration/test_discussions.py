@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -18,8 +18,12 @@ from pathlib import Path
 import pytest
 
 from lkml_assistant.cli import main
+from lkml_assistant.config import Settings
 from lkml_assistant.models.discussion import TrailerKind
+from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
+from lkml_assistant.services.refresh_discussions import RefreshDiscussions
+from lkml_assistant.wiring import lore_client
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 from tests.peers.public_inbox import reply_mail
 
@@ -344,3 +348,40 @@ def test_patches_sent_unthreaded_are_each_found_in_their_own_thread(
             }
     finally:
         patchwork.data.reset()
+
+
+def test_a_reply_to_a_year_old_patch_is_seen_by_the_refresh(env, public_inbox, monkeypatch, capsys):
+    """A regression report answering an old patch: no thread is recent, yet the list is
+    searched and the old thread read again (issue 12, point 9). "now" is pinned; the
+    archive's received time (rt:) follows the pinned Received: stamp."""
+    run(monkeypatch, capsys, env, "fetch-discussions")
+    with open_store(env) as store:
+        oldest = min(
+            store.patches.page_patches(PatchQuery(project=PROJECT), limit=10_000),
+            key=lambda p: (p.date, p.id),
+        )
+        before = store.discussions.get_discussion(oldest.id)
+    assert before is not None and before.thread_root is not None
+    now = oldest.date + timedelta(days=400)
+    settings = Settings(lore_url=env["LKML_LORE_URL"], request_interval=0)
+    with open_store(env) as store, lore_client(settings) as lore:
+        first = RefreshDiscussions(store, lore).run(days=14, now=now)
+        assert first.threads_fetched == 0  # no recent thread: nothing to re-read at first
+        assert store.cursors.get_lore_cursor(PROJECT) is not None  # but the list is followed
+
+    new_id, raw = reply_to(
+        oldest.msgid,
+        oldest.name,
+        "This broke my setup after the upgrade.\n\nReported-by: Late User <late@review.test>\n",
+        author="Late User <late@review.test>",
+    )
+    public_inbox.deliver(PROJECT, raw, received=now + timedelta(hours=1))
+    with open_store(env) as store, lore_client(settings) as lore:
+        later = RefreshDiscussions(store, lore).run(days=14, now=now + timedelta(hours=2))
+        assert later.threads_fetched == 1
+        assert later.requests == 2  # the search, then that one thread: K + 1
+        after = store.discussions.get_discussion(oldest.id)
+        assert after is not None
+        assert after.summary.reply_count == before.summary.reply_count + 1
+        reported = after.summary.given(TrailerKind.REPORTED_BY)
+        assert [(t.email, t.message_id) for t in reported] == [("late@review.test", new_id)]

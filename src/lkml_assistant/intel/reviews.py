@@ -14,16 +14,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from lkml_assistant.intel.applied import AppliedReading, read_applied
 from lkml_assistant.intel.subjects import is_patch_submission, parse_subject
 from lkml_assistant.intel.threads import build_thread, conversation
 from lkml_assistant.intel.trailers import MessageReading, read_message, scan_trailers
 from lkml_assistant.models.discussion import (
+    AppliedNote,
     MailMessage,
     ParentLink,
     PatchReviewSummary,
     Thread,
     Trailer,
     TrailerKind,
+    TrailerScan,
 )
 
 
@@ -70,12 +73,12 @@ class _Readings:
             self._posting[message_id] = found
         return found
 
-    def given(self, message_id: str) -> tuple[Trailer, ...]:
+    def scan(self, message_id: str) -> TrailerScan:
         """What a reply gives (only replies are asked, each once)."""
         reading = self.known.get(message_id)
         if reading is not None and not reading.posting:
-            return reading.trailers.given
-        return scan_trailers(self.thread.messages[message_id], is_patch=False).given
+            return reading.trailers
+        return scan_trailers(self.thread.messages[message_id], is_patch=False)
 
     def carried(self, message_id: str) -> tuple[Trailer, ...]:
         """What a patch carried when posted, also for one whose subject reads as a reply."""
@@ -152,6 +155,64 @@ def _unique_trailers(trailers: Iterable[Trailer]) -> tuple[Trailer, ...]:
     return tuple(kept)
 
 
+def _applied_to(
+    reading: AppliedReading, target: str, thread: Thread, patch_ids: Sequence[str]
+) -> dict[str, str | None]:
+    """Patch Message-ID -> commit, for the patches an 'applied' reply says went in.
+
+    A thank-you's list (``[2/4] subject``) names them, by subject or else by number; with
+    no list, a reply to the cover letter or one saying "series" means every patch, else the
+    patch it answers."""
+    if reading.listed:
+        by_key: dict[str, str] = {}
+        by_index: dict[int, str] = {}
+        for pid in patch_ids:
+            parsed = parse_subject(thread.messages[pid].subject)
+            by_key.setdefault(parsed.key, pid)
+            if parsed.index is not None:
+                by_index.setdefault(parsed.index, pid)
+        chosen: dict[str, str | None] = {}
+        for entry in reading.listed:
+            named = by_key.get(parse_subject(entry.subject).key) or by_index.get(entry.index)
+            if named is not None:
+                chosen.setdefault(named, entry.commit)
+        return chosen
+    if target == _COVER or reading.whole_series:
+        return {pid: None for pid in patch_ids}
+    return {target: reading.commit}
+
+
+def _applied_notes(
+    thread: Thread,
+    replies: Iterable[tuple[str, str]],
+    patch_ids: Sequence[str],
+) -> dict[str, AppliedNote]:
+    """The first 'applied' reply for each patch, from someone other than its author."""
+    notes: dict[str, AppliedNote] = {}
+    for message_id, target in replies:
+        message = thread.messages[message_id]
+        reading = read_applied(message)
+        if reading is None:
+            continue
+        for pid, commit in _applied_to(reading, target, thread, patch_ids).items():
+            author = thread.messages[pid].author_email.casefold()
+            if (
+                pid in notes
+                or not message.author_email
+                or message.author_email.casefold() == author
+            ):
+                continue
+            notes[pid] = AppliedNote(
+                tree=reading.tree,
+                commit=commit,
+                by_name=message.author_name,
+                by_email=message.author_email,
+                message_id=message_id,
+                date=message.date,
+            )
+    return notes
+
+
 def summarize_reviews(
     thread: Thread,
     patch_message_ids: Iterable[str],
@@ -159,33 +220,44 @@ def summarize_reviews(
     *,
     readings: Mapping[str, MessageReading] | None = None,
 ) -> dict[str, PatchReviewSummary]:
-    """Per patch: replies, participants, last activity, trailers given, NAKs, carried trailers.
+    """Per patch: replies, participants, last activity, trailers given, NAKs, carried trailers,
+    and whether someone applied it.
 
     A reply counts for the patch it (transitively) answers; a reply to the cover letter counts
-    for every patch of the series. Postings threaded below (a newer version, a partial
-    re-roll) are not replies, and neither is anything below them. An orphan reply counts for
-    the patch its subject names, if exactly one does. A NAK written by the patch's own author
-    is not counted: there it rejects a counter-proposal. Patches missing from the thread get
+    for every patch of the series, and so does a trailer said to be for the whole series
+    ("For the series:") in a reply to one patch. Postings threaded below (a newer version, a
+    partial re-roll) are not replies, and neither is anything below them. An orphan reply
+    counts for the patch its subject names, if exactly one does. A NAK written by the patch's
+    own author is not counted: there it rejects a counter-proposal; nor is an 'applied' reply
+    of the author's (:mod:`lkml_assistant.intel.applied`). Patches missing from the thread get
     an empty summary. ``readings`` (from :func:`read_thread`) saves reading messages again.
     """
     wanted = list(dict.fromkeys(patch_message_ids))
     patch_ids = {pid for pid in wanted if pid in thread.messages}
+    ordered_ids = [pid for pid in wanted if pid in patch_ids]
     cover_id = cover_message_id if cover_message_id in thread.messages else None
     known = _Readings(thread, readings)
     attribution = _Attribution(known, patch_ids, cover_id)
 
     own: dict[str, list[str]] = {pid: [] for pid in patch_ids}
     series: list[str] = []
+    replies: list[tuple[str, str]] = []
+    series_given: list[Trailer] = []
     for message_id in thread.messages:
         if message_id in patch_ids or message_id == cover_id or known.posting(message_id):
             continue  # postings are not replies; their trailers were carried, not given
         target = attribution.target(message_id)
+        if target is None:
+            continue
+        replies.append((message_id, target))
         if target == _COVER:
             series.append(message_id)
-        elif target is not None:
+            series_given.extend(known.scan(message_id).given)
+        else:
             own[target].append(message_id)
+            series_given.extend(known.scan(message_id).series_wide)
 
-    series_given = [t for mid in series for t in known.given(mid)]
+    applied = _applied_notes(thread, replies, ordered_ids)
     series_messages = [thread.messages[mid] for mid in series]
     summaries: dict[str, PatchReviewSummary] = {}
     for patch_id in wanted:
@@ -193,16 +265,16 @@ def summarize_reviews(
             summaries[patch_id] = PatchReviewSummary(patch_message_id=patch_id)
             continue
         patch = thread.messages[patch_id]
-        replies = [thread.messages[mid] for mid in own[patch_id]]
-        given = [t for mid in own[patch_id] for t in known.given(mid)]
+        replies_here = [thread.messages[mid] for mid in own[patch_id]]
+        given = [t for mid in own[patch_id] for t in known.scan(mid).given]
         given.extend(series_given)
-        dates = [m.date for m in (patch, *replies, *series_messages) if m.date is not None]
+        dates = [m.date for m in (patch, *replies_here, *series_messages) if m.date is not None]
         participants = {
-            m.author_email.casefold() for m in (*replies, *series_messages) if m.author_email
+            m.author_email.casefold() for m in (*replies_here, *series_messages) if m.author_email
         }
         summaries[patch_id] = PatchReviewSummary(
             patch_message_id=patch_id,
-            reply_count=len(replies),
+            reply_count=len(replies_here),
             series_reply_count=len(series),
             participants=tuple(sorted(participants)),
             last_activity=max(dates) if dates else None,
@@ -215,5 +287,6 @@ def summarize_reviews(
                 and t.given_by_email.casefold() != patch.author_email.casefold()
             ),
             carried=known.carried(patch_id),
+            applied=applied.get(patch_id),
         )
     return summaries

@@ -5,19 +5,25 @@ This is where a status is decided and explained; the vocabulary is
 :class:`~lkml_assistant.models.review.ReviewStatus`. A patch gets the first status that
 applies, strongest first:
 
-1. ``accepted``: Patchwork says accepted (or mainlined/queued), or the patch is committed;
-2. ``superseded``: a later version exists, or Patchwork says superseded;
-3. ``changes-requested``: a NAK (``Nacked-by:`` or a bare ``NAK``) from someone else, or
-   Patchwork says changes-requested or rejected;
-4. ``reviewed``: a Reviewed-by or Acked-by from someone other than the author, given on this
+1. ``accepted``: Patchwork says accepted (or mainlined/queued), the patch is committed, or
+   someone other than the author answered that it was applied ("Applied to net-next,
+   thanks!", b4's thank-you, patchwork-bot), whatever Patchwork still says; the note
+   (:class:`~lkml_assistant.models.discussion.AppliedNote`) keeps the tree and commit;
+2. ``rejected``: Patchwork says rejected, a final answer;
+3. ``superseded``: a later version exists, or Patchwork says superseded;
+4. ``changes-requested``: a NAK (``Nacked-by:``, or NAK/NACK written in prose, see
+   :mod:`lkml_assistant.intel.naks`) from someone else, or Patchwork says changes-requested;
+5. ``reviewed``: a Reviewed-by or Acked-by from someone other than the author, given on this
    patch, on its cover letter, or carried from an earlier version with the same patch-id;
-5. ``in-discussion``: replies from someone other than the author, but no review trailer;
-6. ``unreviewed``: nothing yet.
+6. ``in-discussion``: replies from someone other than the author, but no review trailer;
+7. ``unreviewed``: nothing yet.
 
-A series rolls its patches up (:func:`rollup`): accepted if every patch is; superseded if a
-later version exists or a patch is superseded; changes-requested if any patch is; reviewed if
-every patch is reviewed or accepted; in-discussion if anything was said; else unreviewed. A
-Patchwork state given for the whole series (a cover-only series) counts as for a patch.
+A series rolls its patches up (:func:`rollup`): accepted if every patch is; rejected if every
+patch is; accepted if every patch is one or the other (what landed, landed); superseded if a
+later version exists or a patch is superseded; changes-requested if any patch is, or is
+rejected while others are still open; reviewed if every patch is reviewed or accepted;
+in-discussion if anything was said; else unreviewed. A Patchwork state given for the whole
+series (a cover-only series) counts as for a patch.
 
 Carry-forward follows b4: the Reviewed-by/Acked-by/Tested-by given to a patch carry to the
 patch of a later version whose git patch-id is the same (NAKs do not carry: a NAK asks for a
@@ -33,14 +39,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from lkml_assistant.intel.reviews import summarize_reviews
 from lkml_assistant.intel.subjects import Submitter
 from lkml_assistant.intel.versions import SeriesCandidate, VersionChain
-from lkml_assistant.models.discussion import PatchReviewSummary, Thread, Trailer, TrailerKind
+from lkml_assistant.models.discussion import (
+    AppliedNote,
+    PatchReviewSummary,
+    Thread,
+    Trailer,
+    TrailerKind,
+)
 from lkml_assistant.models.review import ReviewStatus
 
 PRECEDENCE: tuple[ReviewStatus, ...] = tuple(ReviewStatus)
 """Strongest first, the order in which the rules below try them."""
 
 ACCEPTED_STATES = frozenset({"accepted", "mainlined", "queued"})
-CHANGES_STATES = frozenset({"changes-requested", "rejected"})
+CHANGES_STATES = frozenset({"changes-requested"})
+REJECTED_STATES = frozenset({"rejected"})
+_DECIDED = frozenset({ReviewStatus.ACCEPTED, ReviewStatus.REJECTED})
 _REVIEW_KINDS = frozenset({TrailerKind.REVIEWED_BY, TrailerKind.ACKED_BY})
 _CARRIED_KINDS = frozenset({TrailerKind.REVIEWED_BY, TrailerKind.ACKED_BY, TrailerKind.TESTED_BY})
 
@@ -58,6 +72,9 @@ class PatchEvidence(BaseModel):
     reply_count: int = 0
     patchwork_state: str | None = None
     committed: bool = False
+    applied: AppliedNote | None = Field(
+        default=None, description="A reply from someone else saying it was applied."
+    )
 
     @classmethod
     def from_summary(
@@ -78,6 +95,7 @@ class PatchEvidence(BaseModel):
             reply_count=summary.reply_count + summary.series_reply_count,
             patchwork_state=patchwork_state,
             committed=committed,
+            applied=summary.applied,
         )
 
 
@@ -114,6 +132,9 @@ class PatchStatus(BaseModel):
     reviews: tuple[Trailer, ...] = Field(default=(), description="Reviewed/Acked-by given here.")
     carried: tuple[CarriedTrailer, ...] = ()
     naks: tuple[Trailer, ...] = ()
+    applied: AppliedNote | None = Field(
+        default=None, description="The 'applied' reply that made it accepted, if one did."
+    )
 
     @property
     def given(self) -> tuple[Trailer, ...]:
@@ -172,8 +193,10 @@ def patch_status(
     state = (patch.patchwork_state or "").casefold()
     others = {r.casefold() for r in (*patch.repliers, *cover_repliers)}
     others.discard(patch.author.email)
-    if patch.committed or state in ACCEPTED_STATES:
+    if patch.committed or state in ACCEPTED_STATES or patch.applied is not None:
         status = ReviewStatus.ACCEPTED
+    elif state in REJECTED_STATES:
+        status = ReviewStatus.REJECTED
     elif superseded or state == "superseded":
         status = ReviewStatus.SUPERSEDED
     elif naks or state in CHANGES_STATES:
@@ -190,6 +213,7 @@ def patch_status(
         reviews=reviews,
         carried=tuple(carried),
         naks=naks,
+        applied=patch.applied if status is ReviewStatus.ACCEPTED else None,
     )
 
 
@@ -210,9 +234,13 @@ def rollup(
     state = (patchwork_state or "").casefold()
     if present == {ReviewStatus.ACCEPTED} or state in ACCEPTED_STATES:
         return ReviewStatus.ACCEPTED
+    if present == {ReviewStatus.REJECTED} or state in REJECTED_STATES:
+        return ReviewStatus.REJECTED
+    if present and present <= _DECIDED:
+        return ReviewStatus.ACCEPTED  # every patch decided, some taken: what landed, landed
     if superseded or state == "superseded" or ReviewStatus.SUPERSEDED in present:
         return ReviewStatus.SUPERSEDED
-    if ReviewStatus.CHANGES_REQUESTED in present or state in CHANGES_STATES:
+    if present & {ReviewStatus.CHANGES_REQUESTED, ReviewStatus.REJECTED} or state in CHANGES_STATES:
         return ReviewStatus.CHANGES_REQUESTED
     if present and present <= {ReviewStatus.REVIEWED, ReviewStatus.ACCEPTED}:
         return ReviewStatus.REVIEWED

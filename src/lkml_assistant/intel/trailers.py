@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lkml_assistant.intel.naks import states_nak
 from lkml_assistant.intel.subjects import is_patch_submission
 from lkml_assistant.models.discussion import MailMessage, Trailer, TrailerKind, TrailerScan
 from lkml_assistant.sources.mail import NormalizedBody, normalize_body
@@ -23,12 +24,6 @@ from lkml_assistant.sources.mail import NormalizedBody, normalize_body
 _TRAILER_LINE = re.compile(
     r"\n(reviewed|acked|tested|reported|suggested|nacked)-by[ \t]*:[ \t]*([^\n]*\S)", re.IGNORECASE
 )
-# A bare statement such as "NAK.", "Nack, same reasons." or "   Strong NAK here:".
-# Case-sensitive alternatives: "Naked"/"naked" are English words.
-_NAK_LINE = re.compile(
-    r"\n[ \t]*(?:(?:Strong(?:ly)?|strong(?:ly)?|So|Still|Hence|Thus)[ \t,]+)?"
-    r"(?:NAK|NACK|Nak|Nack|nak|nack|NAKed|NACKed|Nacked|nacked)(?=[\s.,;:!)]|\Z)"
-)
 # Cheap first looks (plain substring search runs at memory speed): most mail has neither.
 _TRAILER_HINTS = ("-by:", "-By:", "-BY:", "-by :")
 _NAK_HINTS = ("NAK", "NACK", "Nak", "Nack", "nak", "nack")
@@ -36,6 +31,19 @@ _NAK_HINTS = ("NAK", "NACK", "Nak", "Nack", "nak", "nack")
 _COMMIT_MESSAGE_END = re.compile(r"\n(?:---[ \t]*(?:\n|\Z)|diff -|Index: \S|--- a/)")
 _MAILTO_JUNK = re.compile(r"<mailto:[^>]*>", re.IGNORECASE)
 _BRACKETED_ADDRESS = re.compile(r"<\s*([^<>\s@]+@[^<>\s]+?)\s*>")
+# "Acked-by: Name <addr" with the closing '>' lost (or "<addr." typed at the end).
+_UNCLOSED_ADDRESS = re.compile(r"<\s*([^<>\s@]+@[^<>\s]+?)[.,;]?\s*$")
+# Where a patch enclosed whole in a reply ends its commit message: its trailers are its own.
+_ENCLOSED_END = re.compile(r"---[ \t]*$|diff --git |Index: \S")
+_TRAILER_LIKE = re.compile(r"[A-Za-z][\w-]*:\s|\[[^\]]+\]\s*$|\(cherry picked")
+# "For the whole series:", "… for the series", "to all patches": a trailer for every patch.
+_SERIES_WIDE = re.compile(
+    r"\b(?:for|to|on)\s+(?:the\s+|this\s+|these\s+)?(?:(?:whole|entire|full|complete)\s+)?"
+    r"(?:series|patch\s*set|patchset|set)\b"
+    r"|\b(?:for|to|on)\s+(?:all|each|every)\s+(?:of\s+)?(?:the\s+|these\s+)?(?:patches|patch|of\s+them)\b"
+    r"|\bseries[- ]wide\b",
+    re.IGNORECASE,
+)
 _BARE_ADDRESS = re.compile(r"^([^\s<>@\"(),;]+@[^\s<>@\"(),;]+\.[^\s<>@\"(),;]+)")
 
 _TRAILER_KINDS = {
@@ -51,7 +59,7 @@ _TRAILER_KINDS = {
 def _trailer_person(value: str, message: MailMessage) -> tuple[str, str] | None:
     """(name, email) named by a trailer value, or None if it names nobody usable."""
     value = _MAILTO_JUNK.sub("", value)  # Outlook's 'a@b<mailto:a@b>' HTML leftovers
-    bracketed = _BRACKETED_ADDRESS.search(value)
+    bracketed = _BRACKETED_ADDRESS.search(value) or _UNCLOSED_ADDRESS.search(value)
     if bracketed is not None:
         name = value[: bracketed.start()].strip().strip('"').strip()
         return name, bracketed.group(1)
@@ -82,10 +90,51 @@ def _make_trailer(
     )
 
 
-def _trailers_in(text: str, message: MailMessage) -> list[Trailer]:
+def _enclosed(lines: list[str], number: int) -> bool:
+    """Whether the trailer on line ``number`` closes the commit message of a patch enclosed
+    whole in the reply: only trailer-like lines follow it up to a '---' or a diff."""
+    for line in lines[number + 1 :]:
+        if _ENCLOSED_END.match(line):
+            return True
+        if not line.strip() or not _TRAILER_LIKE.match(line):
+            return False
+    return False
+
+
+def _series_wide(lines: list[str], number: int, value: str) -> bool:
+    """ "Reviewed-by: … for the whole series", or "For the series:" on the line before."""
+    if _SERIES_WIDE.search(value.split(">", 1)[-1]):
+        return True
+    for line in reversed(lines[:number]):
+        if not line.strip():
+            continue
+        if _TRAILER_LINE.match("\n" + line):
+            continue  # one "For the series:" heads a block of trailers
+        if line.lstrip().startswith(">"):
+            return False
+        # The scope ends the line ("For the whole series:"); "Thanks for the series." does not.
+        scope = _SERIES_WIDE.search(line)
+        return (
+            scope is not None
+            and re.fullmatch(r"\s*[:,]?\s*", line[scope.end() :]) is not None
+            and "thank" not in line[: scope.start()].rsplit(".", 1)[-1].lower()
+        )
+    return False
+
+
+def _trailers_in(
+    text: str, message: MailMessage, *, reply: bool = False
+) -> tuple[list[Trailer], list[Trailer]]:
+    """(trailers, those of them given for the whole series). In a reply, the trailers of a
+    patch enclosed whole in it are that patch's own, not given here."""
     found: list[Trailer] = []
+    series: list[Trailer] = []
     seen: set[tuple[TrailerKind, str]] = set()
+    lines = text.split("\n") if reply else []
     for line in _TRAILER_LINE.finditer("\n" + text):
+        number = text.count("\n", 0, line.start()) if reply else 0
+        if reply and _enclosed(lines, number):
+            continue
         person = _trailer_person(line.group(2), message)
         if person is None:
             continue
@@ -94,8 +143,11 @@ def _trailers_in(text: str, message: MailMessage) -> list[Trailer]:
         if key in seen:
             continue
         seen.add(key)
-        found.append(_make_trailer(message, kind, person[0], person[1]))
-    return found
+        trailer = _make_trailer(message, kind, person[0], person[1])
+        found.append(trailer)
+        if reply and _series_wide(lines, number, line.group(2)):
+            series.append(trailer)
+    return found, series
 
 
 def _scan(message: MailMessage, is_patch: bool, body: NormalizedBody | None) -> TrailerScan:
@@ -106,16 +158,16 @@ def _scan(message: MailMessage, is_patch: bool, body: NormalizedBody | None) -> 
             return TrailerScan()
         end = _COMMIT_MESSAGE_END.search("\n" + text)
         commit_message = text if end is None else text[: end.start()]
-        return TrailerScan(carried=tuple(_trailers_in(commit_message, message)))
+        return TrailerScan(carried=tuple(_trailers_in(commit_message, message)[0]))
 
     has_nak = any(hint in text for hint in _NAK_HINTS)
     if not (has_trailer or has_nak):
         return TrailerScan()
     own_text = (normalize_body(text) if body is None else body).own_text
-    given = _trailers_in(own_text, message) if has_trailer else []
+    given, series = _trailers_in(own_text, message, reply=True) if has_trailer else ([], [])
     if (
         has_nak
-        and _NAK_LINE.search("\n" + own_text) is not None
+        and states_nak(own_text)
         and not any(
             trailer.kind is TrailerKind.NACKED_BY
             and trailer.email.casefold() == message.author_email.casefold()
@@ -127,7 +179,7 @@ def _scan(message: MailMessage, is_patch: bool, body: NormalizedBody | None) -> 
                 message, TrailerKind.NACKED_BY, message.author_name, message.author_email, bare=True
             )
         )
-    return TrailerScan(given=tuple(given))
+    return TrailerScan(given=tuple(given), series_wide=tuple(series))
 
 
 def scan_trailers(message: MailMessage, *, is_patch: bool | None = None) -> TrailerScan:
@@ -136,7 +188,10 @@ def scan_trailers(message: MailMessage, *, is_patch: bool | None = None) -> Trai
     ``is_patch`` says whether the message is a posted patch; by default it is guessed with
     :func:`~lkml_assistant.intel.subjects.is_patch_submission`. Only lines at the start of an
     unquoted line count, so quoted text, indented examples and signatures never yield
-    trailers. A reply's bare NAK statement counts as a ``nacked-by`` from its author.
+    trailers, nor do the trailers of a patch enclosed whole in a reply. A reply's NAK
+    written in prose (:mod:`lkml_assistant.intel.naks`) counts as a ``nacked-by`` from its
+    author. ``series_wide`` names the given trailers meant for every patch of the series
+    ("For the whole series:").
     """
     if is_patch is None:
         is_patch = is_patch_submission(message)

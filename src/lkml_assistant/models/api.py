@@ -124,6 +124,15 @@ class CarriedReviewOut(_Out):
     from_version: int
 
 
+class AppliedOut(_Out):
+    tree: str | None = Field(description="The tree or branch the reply named, if any.")
+    commit: str | None = Field(description="The commit the patch became, if the reply named it.")
+    by_name: str
+    by_email: str
+    message_id: str = Field(description="The reply that said so.")
+    date: datetime | None
+
+
 class ReviewStatusOut(_Out):
     status: ReviewStatus
     reason: str = Field(
@@ -136,6 +145,11 @@ class ReviewStatusOut(_Out):
         description="Trailers of an earlier version of the same patch (same git patch-id)."
     )
     patch_hash: str | None = Field(description="git patch-id --stable of the diff.")
+    applied: AppliedOut | None = Field(
+        None,
+        description="accepted by an 'applied' reply (\"Applied to net-next, thanks!\", b4's "
+        "thank-you, patchwork-bot) from someone other than the author: where and by whom.",
+    )
 
 
 class PatchDetail(_Out):

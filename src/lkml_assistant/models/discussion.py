@@ -91,6 +91,9 @@ class TrailerScan(_Frozen):
 
     given: tuple[Trailer, ...] = ()
     carried: tuple[Trailer, ...] = ()
+    series_wide: tuple[Trailer, ...] = Field(
+        default=(), description="Those of ``given`` said to be for the whole series."
+    )
 
 
 class ParentLink(StrEnum):
@@ -160,6 +163,18 @@ class Thread(_Frozen):
         return found
 
 
+class AppliedNote(_Frozen):
+    """A reply saying the patch went into a tree ("Applied to net-next, thanks!", b4's
+    thank-you, patchwork-bot): who said so, where, and the commit when it is named."""
+
+    tree: str | None = Field(default=None, description="The tree or branch named, if any.")
+    commit: str | None = Field(default=None, description="The commit the patch became, if named.")
+    by_name: str = ""
+    by_email: str = ""
+    message_id: str
+    date: datetime | None = None
+
+
 class PatchReviewSummary(_Frozen):
     """What the replies say about one patch (series-wide replies to the cover letter included)."""
 
@@ -178,6 +193,9 @@ class PatchReviewSummary(_Frozen):
     naks: tuple[Trailer, ...] = ()
     carried: tuple[Trailer, ...] = Field(
         default=(), description="Trailers the patch already carried when it was posted."
+    )
+    applied: AppliedNote | None = Field(
+        default=None, description="A reply from someone else than the author saying it was applied."
     )
 
     def given(self, kind: TrailerKind) -> tuple[Trailer, ...]:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lkml_assistant.models.discussion import PatchReviewSummary, Trailer
+from lkml_assistant.models.discussion import AppliedNote, PatchReviewSummary, Trailer
 from lkml_assistant.models.review import REVIEW_STATUSES
 
 
@@ -208,6 +208,9 @@ class PatchReview(BaseModel):
     given: tuple[Trailer, ...] = Field((), description="Trailers given to this very patch.")
     carried: tuple[CarriedReview, ...] = ()
     patch_hash: str | None = Field(None, description="git patch-id --stable of the diff.")
+    applied: AppliedNote | None = Field(
+        None, description="The 'applied' reply that made the patch accepted: tree, commit, who."
+    )
 
 
 class Change(BaseModel):

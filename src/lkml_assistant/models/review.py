@@ -13,6 +13,7 @@ from enum import StrEnum
 
 class ReviewStatus(StrEnum):
     ACCEPTED = "accepted"
+    REJECTED = "rejected"
     SUPERSEDED = "superseded"
     CHANGES_REQUESTED = "changes-requested"
     REVIEWED = "reviewed"

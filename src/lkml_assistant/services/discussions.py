@@ -30,7 +30,7 @@ from lkml_assistant.intel.reviews import (
 )
 from lkml_assistant.intel.threads import build_threads
 from lkml_assistant.models.discussion import MailMessage, PatchReviewSummary, Thread
-from lkml_assistant.models.domain import Patch
+from lkml_assistant.models.domain import Patch, Project
 from lkml_assistant.models.records import PatchDiscussion, StoredMessage
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.summary import JobSummary
@@ -60,6 +60,11 @@ class ThreadResult:
     patch_ids: frozenset[int]
 
 
+def project_list(project: Project) -> str | None:
+    """The lore list of a Patchwork project, from its archive link or its List-Id."""
+    return list_from_archive_url(project.list_archive_url) or list_from_list_id(project.list_id)
+
+
 def list_for(store: Store, patch: Patch) -> str:
     """The lore list a patch was posted to, from Patchwork's archive links."""
     name = list_from_archive_url(patch.list_archive_url)
@@ -67,7 +72,7 @@ def list_for(store: Store, patch: Patch) -> str:
         return name
     project = store.projects.get_project(patch.project)
     if project is not None:
-        name = list_from_archive_url(project.list_archive_url) or list_from_list_id(project.list_id)
+        name = project_list(project)
     return name or "all"
 
 

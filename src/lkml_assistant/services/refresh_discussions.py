@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""RefreshDiscussions: keep the threads of recent patches current, at the cost of new mail.
+"""RefreshDiscussions: keep the tracked threads current, at the cost of new mail.
 
-For each list with recent threads, one search asks public-inbox which messages it received
-since the last refresh (``rt:``). Messages we already hold are ignored; the others are mapped
-through their References and In-Reply-To to the threads we track, and only those threads are
-fetched again. With nothing new a list costs one request; with K threads changed, K + 1.
-``full`` re-fetches every recent thread: the periodic safety net.
+For each list that holds tracked threads (the lists of the tracked projects, and any list a
+recent thread came from), one search asks public-inbox which messages it received since the
+last refresh (``rt:``): one request per list whatever the window, so the age of the threads
+does not narrow it. Messages we already hold are ignored; the others are mapped through their
+References and In-Reply-To to the threads we track, whatever their age (a regression report
+answering a year-old patch), and only those threads are fetched again. With nothing new a
+list costs one request; with K threads changed, K + 1. ``days`` only bounds what ``full`` and
+a list's first refresh (no cursor yet) re-fetch: the threads of recent patches, the periodic
+safety net.
 
 Given a :class:`TaskQueue` (AWS), the threads to re-read are queued instead of fetched here,
 one message each, and the cursor moves once they are all queued. Given ``time_left`` (a
@@ -23,7 +27,7 @@ from pydantic import Field
 
 from lkml_assistant.models.records import LoreCursor, ThreadTask
 from lkml_assistant.repositories.base import Store
-from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader
+from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader, project_list
 from lkml_assistant.services.fetch_discussions import TaskQueue
 from lkml_assistant.services.fetch_patches import PAUSE_MARGIN
 from lkml_assistant.services.summary import recorded_run
@@ -66,7 +70,7 @@ class RefreshDiscussions:
         summary = RefreshSummary(job=JOB)
         with recorded_run(self.store, summary, self.lore.http):
             roots = self.store.discussions.recent_thread_roots(now - timedelta(days=days))
-            lists = sorted(set(roots.values()))
+            lists = self._lists(roots)
             failed = 0
             for number, list_name in enumerate(lists):
                 if self._out_of_time():
@@ -91,6 +95,15 @@ class RefreshDiscussions:
             if failed:
                 summary.status = "failed" if failed == len(lists) else "partial"
         return summary
+
+    def _lists(self, recent_roots: dict[str, str]) -> list[str]:
+        """Every list with tracked threads: the projects' lists and the recent threads' ones."""
+        names = set(recent_roots.values())
+        for project in self.store.projects.list_projects():
+            name = project_list(project)
+            if name:
+                names.add(name)
+        return sorted(names)
 
     def _refresh_list(
         self,

@@ -255,6 +255,7 @@ class ReviewIntel:
                         given=patch_status.given,
                         carried=carried,
                         patch_hash=hashes.get(patch.msgid),
+                        applied=patch_status.applied,
                     )
                 )
         return out

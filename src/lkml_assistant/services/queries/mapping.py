@@ -12,6 +12,7 @@ from collections import defaultdict, deque
 from collections.abc import Mapping
 
 from lkml_assistant.models.api import (
+    AppliedOut,
     CarriedReviewOut,
     CoverLetterOut,
     MessageOut,
@@ -105,6 +106,7 @@ def _review_status(patch: Patch, review: PatchReview) -> ReviewStatusOut:
             for c in review.carried
         ],
         patch_hash=review.patch_hash,
+        applied=AppliedOut(**review.applied.model_dump()) if review.applied else None,
     )
 
 
