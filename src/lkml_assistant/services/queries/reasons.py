@@ -33,7 +33,13 @@ def _who(trailers: Sequence[Trailer]) -> str:
     return ", ".join(names)
 
 
-def _accepted(patch: Patch) -> str:
+def _accepted(patch: Patch, review: PatchReview) -> str:
+    note = review.applied
+    if note is not None and patch.state.casefold() not in ACCEPTED_STATES:
+        who = note.by_name or note.by_email or "a maintainer"
+        where = f" to {note.tree}" if note.tree else ""
+        commit = f" as {note.commit}" if note.commit else ""
+        return f"{who} replied that it was applied{where}{commit}"
     if patch.commit_ref:
         return f"committed as {patch.commit_ref}"
     return f"Patchwork state is {patch.state}"
@@ -61,7 +67,9 @@ def status_reason(patch: Patch, review: PatchReview) -> str:
     status = review.status
     state = patch.state.casefold()
     if status == ReviewStatus.ACCEPTED:
-        return _accepted(patch)
+        return _accepted(patch, review)
+    if status == ReviewStatus.REJECTED:
+        return f"Patchwork state is {patch.state}"
     if status == ReviewStatus.SUPERSEDED:
         if state == "superseded":
             return "Patchwork state is superseded"
