@@ -24,7 +24,6 @@ series that names no version is v1.
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,19 +40,23 @@ from lkml_assistant.intel.subjects import (
     title_key,
 )
 from lkml_assistant.intel.threads import dedupe_messages
+from lkml_assistant.intel.version_notes import (
+    change_id,
+    changelog_versions,
+    notes_text,
+    predecessor_message_ids,
+    touched_files,
+)
 from lkml_assistant.models.discussion import MailMessage
 from lkml_assistant.models.domain import Patch, Series
 from lkml_assistant.models.records import StoredMessage
 
 SUBJECT_WINDOW = timedelta(days=365)
 """How far apart two versions linked by subject alone may be."""
+RETITLE_OVERLAP = 0.5
+"""The share of touched files (intersection over union) a retitled version must have in
+common with its predecessor when no patch-id is the same."""
 
-_CHANGE_ID = re.compile(r"^change-id:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
-_MSGID_LINK = re.compile(
-    r"https?://(?:lore\.kernel\.org(?:/[\w.+-]+)?|patch\.msgid\.link|lkml\.kernel\.org)"
-    r"/(?:r/)?([^\s/<>\"')]+(?:@|%40)[^\s/<>\"')]+)",
-    re.IGNORECASE,
-)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -64,6 +67,7 @@ class LinkRule(StrEnum):
     IN_REPLY_TO = "in-reply-to"
     LORE_LINK = "lore-link"
     SUBJECT = "subject"
+    CHANGELOG = "changelog"
 
 
 class SeriesCandidate(BaseModel):
@@ -86,6 +90,10 @@ class SeriesCandidate(BaseModel):
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     cover_body: str = ""
+    notes: str = Field(
+        default="", description="Without a cover: patch 1's mail without its diff (its notes)."
+    )
+    files: frozenset[str] = Field(default=frozenset(), description="Paths the patches touch.")
     patch_message_ids: tuple[str, ...] = ()
     patch_subjects: tuple[str, ...] = ()
     patch_ids: tuple[str | None, ...] = Field(default=(), description="git patch-id per patch.")
@@ -95,15 +103,22 @@ class SeriesCandidate(BaseModel):
         return frozenset((self.message_id, *self.patch_message_ids))
 
     @property
+    def own_words(self) -> str:
+        """Where a posting speaks of its versions: the cover letter, else patch 1's notes."""
+        return self.cover_body or self.notes
+
+    @property
     def change_id(self) -> str | None:
-        found = _CHANGE_ID.findall(self.cover_body)
-        return found[-1] if found else None
+        return change_id(self.own_words)
 
     @property
     def linked_message_ids(self) -> tuple[str, ...]:
-        """Message-IDs named by lore links in the cover letter (its changelog)."""
-        found = (urllib.parse.unquote(m) for m in _MSGID_LINK.findall(self.cover_body))
-        return tuple(dict.fromkeys(mid.strip(".,;") for mid in found))
+        """Message-IDs of earlier versions named by lore links in a version context."""
+        return predecessor_message_ids(self.own_words)
+
+    @property
+    def changelog_versions(self) -> frozenset[int]:
+        return changelog_versions(self.own_words)
 
     @property
     def partial(self) -> bool:
@@ -189,9 +204,21 @@ def _is_resend(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
         return False
     if same_patches(later.patch_ids, earlier.patch_ids) and _same_trees(later, earlier):
         return True
-    return (
-        later.resend and later.submitter.same_as(earlier.submitter) and later.shares_title(earlier)
-    )
+    if not later.submitter.same_as(earlier.submitter):
+        return False
+    return (later.resend and later.shares_title(earlier)) or _completes_broken_send(later, earlier)
+
+
+def _completes_broken_send(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """A send that broke off (a cover and some of its n patches reached the list) and the
+    missing patches, or the whole series, sent again under the same version, threaded to it:
+    one posting, not a new version. The caller checked the version and the submitter."""
+    if not (earlier.partial or later.partial):
+        return False
+    if earlier.total is not None and later.total is not None and earlier.total != later.total:
+        return False
+    threaded = {later.in_reply_to, *later.references} & earlier.message_ids
+    return bool(threaded)
 
 
 def _trees(candidate: SeriesCandidate) -> set[str]:
@@ -274,9 +301,72 @@ def _predecessor(
         and current.shares_title(c)
     ]
     found = _pick(by_subject, state)
+    if found is not None and found.version < current.version - 1:
+        # v1 "foo", v2 retitled "bar", v3 back to "foo": v3 continues v2, not v1.
+        closer = _retitled(current, earlier, state)
+        if (
+            closer is not None
+            and closer.version > found.version
+            and _when(closer) >= _when(found)
+        ):
+            return closer, LinkRule.CHANGELOG
     if found is not None:
         return found, LinkRule.SUBJECT
     return None
+
+
+_WORD = re.compile(r"[a-z0-9_]{4,}")
+_COMMON_WORDS = frozenset(
+    "with from when into that this than them they unused support driver drivers patch "
+    "series make more some fixes".split()
+)
+
+
+def _summary_words(candidate: SeriesCandidate) -> set[str]:
+    """The words of its titles after the subsystem prefixes ("netfilter: nf_tables: …")."""
+    words: set[str] = set()
+    for key in candidate.title_keys(every_patch=True):
+        words.update(_WORD.findall(key.rpartition(": ")[2]))
+    return words - _COMMON_WORDS
+
+
+def _same_changes(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """Overlapping work: a patch-id in common, or mostly the same files touched and a word of
+    the title in common (one busy file, such as nf_tables_api.c, is touched by many series)."""
+    if set(filter(None, later.patch_ids)) & set(filter(None, earlier.patch_ids)):
+        return True
+    union = later.files | earlier.files
+    if not union or len(later.files & earlier.files) / len(union) < RETITLE_OVERLAP:
+        return False
+    return bool(_summary_words(later) & _summary_words(earlier))
+
+
+def _retitled(
+    current: SeriesCandidate, earlier: Sequence[SeriesCandidate], state: _State
+) -> SeriesCandidate | None:
+    """A retitled series: the same submitter, a changelog naming the earlier version, and
+    overlapping patch-ids or touched files; only when exactly one earlier series fits."""
+    named = current.changelog_versions
+    if not named:
+        return None
+    fits = [
+        c
+        for c in earlier
+        if c.project == current.project
+        and c.submitter.same_as(current.submitter)
+        and c.version in named
+        and c.version < current.version
+        and c.id not in state.next
+        and _when(c) <= _when(current)
+        and _when(current) - _when(c) <= SUBJECT_WINDOW
+        and _same_changes(current, c)
+    ]
+    if not fits:
+        return None
+    best = max(c.version for c in fits)
+    top = [c for c in fits if c.version == best]
+    # Two retitled candidates of that version: too weak to choose.
+    return top[0] if len(top) == 1 else None
 
 
 def link_versions(candidates: Iterable[SeriesCandidate]) -> VersionLinks:
@@ -301,6 +391,16 @@ def link_versions(candidates: Iterable[SeriesCandidate]) -> VersionLinks:
         canonical.append(current)
         for mid in current.message_ids:
             state.owner.setdefault(mid, current.id)
+    # The weakest rule last, once every explicit link and title has had its say: a retitled
+    # version takes only a predecessor that nothing else continues.
+    for current in canonical:
+        if current.id in state.previous:
+            continue
+        earlier = [c for c in canonical if c.id != current.id and _when(c) <= _when(current)]
+        retitled = _retitled(current, earlier, state)
+        if retitled is not None:
+            state.previous[current.id] = (retitled.id, LinkRule.CHANGELOG)
+            state.next[retitled.id] = current.id
     return _chains(canonical, state, resend_of)
 
 
@@ -501,6 +601,8 @@ def _candidate(group: _Group, list_name: str) -> SeriesCandidate:
         in_reply_to=head.message.in_reply_to,
         references=head.message.references,
         cover_body=head.message.body if has_cover else "",
+        notes="" if has_cover or not patches else notes_text(patches[0].message.body),
+        files=touched_files(p.message.body for p in patches),
         patch_message_ids=tuple(p.message.message_id for p in patches),
         patch_subjects=tuple(p.message.subject for p in patches),
         patch_ids=tuple(mail_patch_id(p.message) for p in patches),
@@ -530,11 +632,14 @@ def candidate_from_patchwork(
     *,
     cover: StoredMessage | MailMessage | None = None,
     patch_ids: Mapping[str, str | None] | None = None,
+    patch_bodies: Mapping[str, str] | None = None,
 ) -> SeriesCandidate:
     """A candidate from Patchwork's series and patches (ordered as ``series.patch_ids``).
 
     ``cover`` is the cover letter's mail as our store keeps it, for its body (change-id, lore
-    links) and its In-Reply-To; ``patch_ids`` maps patch Message-IDs to git patch-ids.
+    links) and its In-Reply-To; ``patch_ids`` maps patch Message-IDs to git patch-ids, and
+    ``patch_bodies`` to the patch mails' bodies (patch 1's notes speak for a series without a
+    cover letter; the diffs tell the files touched).
     """
     order = {pid: n for n, pid in enumerate(series.patch_ids)}
     ordered = sorted(patches, key=lambda p: (order.get(p.id, len(order)), p.date))
@@ -555,6 +660,10 @@ def candidate_from_patchwork(
         in_reply_to, body = cover.in_reply_to, cover.body
     parsed = parse_subject(subject)
     ids = patch_ids or {}
+    bodies = patch_bodies or {}
+    notes = ""
+    if series.cover_letter is None and first is not None:
+        notes = notes_text(bodies.get(first.msgid, ""))
     return SeriesCandidate(
         id=str(series.id),
         project=series.project,
@@ -570,6 +679,8 @@ def candidate_from_patchwork(
         message_id=message_id or f"series-{series.id}",
         in_reply_to=in_reply_to,
         cover_body=body,
+        notes=notes,
+        files=touched_files(bodies.get(p.msgid, "") for p in ordered),
         patch_message_ids=tuple(p.msgid for p in ordered),
         patch_subjects=tuple(p.name for p in ordered),
         patch_ids=tuple(ids.get(p.msgid) for p in ordered),
