@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 _CHANGE_ID = re.compile(r"^change-id:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _MSGID_LINK = re.compile(
-    r"https?://(?:lore\.kernel\.org(?:/[\w.+-]+)?|patch\.msgid\.link|lkml\.kernel\.org)"
+    r"(?:https?://|\b)(?:lore\.kernel\.org(?:/[\w.+-]+)?|patch\.msgid\.link|lkml\.kernel\.org)"
     r"/(?:r/)?([^\s/<>\"')\]]+(?:@|%40)[^\s/<>\"')\]]+)",
     re.IGNORECASE,
 )
@@ -104,11 +104,14 @@ def _cited_for_versions(lines: list[str]) -> set[str]:
     return cited
 
 
-def predecessor_message_ids(text: str) -> tuple[str, ...]:
-    """Message-IDs of lore links that name an earlier version (see the module docstring)."""
+def predecessor_message_ids(text: str, *, cover: bool = True) -> tuple[str, ...]:
+    """Message-IDs of lore links that name an earlier version (see the module docstring).
+
+    ``cover`` is False for a patch's own text, whose ``Link:`` trailers name discussions.
+    """
     lines = text.splitlines()
     cited = _cited_for_versions(lines)
-    has_changelog = bool(changelog_versions(text))
+    has_changelog = cover and bool(changelog_versions(text))
     out: list[str] = []
     previous = ""  # the last non-blank line without a link
     for line in lines:

@@ -114,7 +114,7 @@ class SeriesCandidate(BaseModel):
     @property
     def linked_message_ids(self) -> tuple[str, ...]:
         """Message-IDs of earlier versions named by lore links in a version context."""
-        return predecessor_message_ids(self.own_words)
+        return predecessor_message_ids(self.own_words, cover=bool(self.cover_body))
 
     @property
     def changelog_versions(self) -> frozenset[int]:
@@ -298,7 +298,7 @@ def _predecessor(
         and c.version < current.version
         and _when(c) <= _when(current)
         and _when(current) - _when(c) <= SUBJECT_WINDOW
-        and current.shares_title(c)
+        and (current.shares_title(c) or _same_summary(current, c))
     ]
     found = _pick(by_subject, state)
     if found is not None and found.version < current.version - 1:
@@ -320,6 +320,20 @@ _COMMON_WORDS = frozenset(
     "with from when into that this than them they unused support driver drivers patch "
     "series make more some fixes".split()
 )
+
+
+def _summary(candidate: SeriesCandidate) -> str:
+    """Its title after the subsystem prefixes, if long enough to identify the work."""
+    key = candidate.title_key or title_key(parse_subject(candidate.subject).title)
+    summary = key.rpartition(": ")[2]
+    return summary if len(summary.split()) >= 4 else ""
+
+
+def _same_summary(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """The same title but for the subsystem prefix ("nf_tables:" -> "nft_objref:"), and a
+    file in common ("Add the support of hibernation" is the title of many drivers' patches)."""
+    mine = _summary(later)
+    return bool(mine) and mine == _summary(earlier) and bool(later.files & earlier.files)
 
 
 def _summary_words(candidate: SeriesCandidate) -> set[str]:
