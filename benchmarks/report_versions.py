@@ -18,6 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.shared_data import shared_dir
+
 from benchmarks.version_labels import Score, load_labels
 from lkml_assistant.intel.versions import (
     LinkRule,
@@ -28,7 +30,6 @@ from lkml_assistant.intel.versions import (
 )
 from lkml_assistant.models.discussion import MailMessage
 from lkml_assistant.sources.mail import parse_mbox
-from tests.shared_data import shared_dir
 
 SLICES = (
     "intel-wired-lan-2019",

@@ -8,7 +8,8 @@ Read from the cover letter, or from the first patch when a series has none (the 
 - :func:`predecessor_message_ids`: Message-IDs in lore / ``patch.msgid.link`` URLs that stand
   in a version context (``v1: <url>``, ``Link to v2: <url>``, ``V1 Link: <url>``, ``previous
   version: <url>``, a URL on the line after ``Changes in v2:``, a numbered reference ``[1]``
-  cited as ``v1 [1]`` or ``a follow-up on the RFC [1]``, a ``Link:`` beside a changelog), never those in a dependency list (``depends on``, ``based on``,
+  cited as ``v1 [1]`` or ``a follow-up on the RFC [1]``, a cover's ``Link:`` beside its
+  changelog), never those in a dependency list (``depends on``, ``based on``,
   ``prerequisite-message-id``, a numbered reference cited for anything else);
 - :func:`changelog_versions`: the earlier versions a changelog names (``v4 -> v5:``,
   ``Changes since v2:``, ``Changes in v3:``, ``v2:``);

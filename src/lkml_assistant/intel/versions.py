@@ -304,11 +304,7 @@ def _predecessor(
     if found is not None and found.version < current.version - 1:
         # v1 "foo", v2 retitled "bar", v3 back to "foo": v3 continues v2, not v1.
         closer = _retitled(current, earlier, state)
-        if (
-            closer is not None
-            and closer.version > found.version
-            and _when(closer) >= _when(found)
-        ):
+        if closer is not None and closer.version > found.version and _when(closer) >= _when(found):
             return closer, LinkRule.CHANGELOG
     if found is not None:
         return found, LinkRule.SUBJECT
@@ -317,8 +313,27 @@ def _predecessor(
 
 _WORD = re.compile(r"[a-z0-9_]{4,}")
 _COMMON_WORDS = frozenset(
-    "with from when into that this than them they unused support driver drivers patch "
-    "series make more some fixes".split()
+    [
+        "with",
+        "from",
+        "when",
+        "into",
+        "that",
+        "this",
+        "than",
+        "them",
+        "they",
+        "unused",
+        "support",
+        "driver",
+        "drivers",
+        "patch",
+        "series",
+        "make",
+        "more",
+        "some",
+        "fixes",
+    ]
 )
 
 

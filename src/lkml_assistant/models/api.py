@@ -262,7 +262,7 @@ class VersionOut(_Out):
     submitter: PersonOut | None
     rule: str | None = Field(
         description="How it was linked to the previous version: change-id, in-reply-to, "
-        "lore-link or subject; None for the first."
+        "lore-link, subject or changelog (a retitled version); None for the first."
     )
     superseded_by: int | None
     resend_of: int | None = Field(description="Set on a RESEND of an earlier posting.")

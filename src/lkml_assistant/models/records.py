@@ -169,7 +169,7 @@ class SeriesLink(BaseModel):
     rule: str | None = Field(
         None,
         description="How it was linked to the previous version: change-id, in-reply-to, "
-        "lore-link or subject.",
+        "lore-link, subject or changelog (a retitled version).",
     )
     resend_of: int | None = Field(None, description="This series is a RESEND of that one.")
     status: str | None = Field(
