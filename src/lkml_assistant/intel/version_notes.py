@@ -14,7 +14,11 @@ Read from the cover letter, or from the first patch when a series has none (the 
 - :func:`changelog_versions`: the earlier versions a changelog names (``v4 -> v5:``,
   ``Changes since v2:``, ``Changes in v3:``, ``v2:``);
 - :func:`touched_files` and :func:`notes_text`: the files a diff touches, and a patch mail
-  without its diff.
+  without its diff;
+- :func:`credited_addresses`: who a patch names as its authors (the in-body ``From:``,
+  ``Signed-off-by:``, ``Co-developed-by:``), which a re-spin by someone else keeps;
+- :func:`send_stem`: the part of a Message-ID that every mail of one ``git send-email`` or b4
+  run shares.
 
 Pure functions on text; :mod:`lkml_assistant.intel.versions` decides what they link.
 """
@@ -63,6 +67,23 @@ _CITED = re.compile(r"\[(\d{1,3})\]")
 _DIFF_START = re.compile(r"^(?:diff --git |Index: |--- \S)", re.MULTILINE)
 _DIFF_FILE = re.compile(r"^diff --git a/(\S+) b/(\S+)", re.MULTILINE)
 _PLAIN_FILE = re.compile(r"^\+\+\+ (?:b/)?(\S+)", re.MULTILINE)
+_CREDIT = re.compile(
+    r"^(?:signed-off-by|co-developed-by|from)[ \t]*:[^\n<]*<\s*([^<>\s@]+@[^<>\s]+?)\s*>",
+    re.IGNORECASE | re.MULTILINE,
+)
+_CREDIT_BARE = re.compile(
+    r"^(?:signed-off-by|co-developed-by|from)[ \t]*:[ \t]*([^<>\s@\"(),;]+@[\w.-]+\.\w+)[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Message-IDs of one send: git send-email "<YYYYMMDDhhmmss>.<pid>-<n>-<addr>", older
+# "<epoch>-<pid>-<n>-git-send-email-<addr>", b4 "<date>-<slug>-v<N>-<n>-<hash>@<host>", and
+# git format-patch --thread "cover.<epoch>.git.<addr>" / "<sha>.<epoch>.git.<addr>".
+_STEMS = (
+    re.compile(r"^(\d{14}\.\d+)-\d+-(.+@.+)$"),
+    re.compile(r"^(\d{9,11}-\d+)-\d+-git-send-email-(.+@.+)$"),
+    re.compile(r"^(\d{8}-[\w.+-]+?-v\d+)-\d+-([0-9a-f]{12}@.+)$"),
+    re.compile(r"^(?:cover|[0-9a-f]{40})\.(\d{9,11})\.git\.(.+@.+)$"),
+)
 _B4_FOOTER = re.compile(r"^(?:base-commit|change-id|prerequisite-[\w-]+):.*$", re.I | re.M)
 
 
@@ -158,6 +179,22 @@ def changelog_versions(text: str) -> frozenset[int]:
             found.add(int(header.group(1)) - 1)
     found.discard(-1)
     return frozenset(found)
+
+
+def credited_addresses(text: str) -> frozenset[str]:
+    """Addresses a patch credits as its authors: its in-body ``From:`` and its
+    ``Signed-off-by:`` / ``Co-developed-by:`` lines (casefolded; quoted lines never match)."""
+    found = _CREDIT.findall(text) + _CREDIT_BARE.findall(text)
+    return frozenset(address.casefold().rstrip(".") for address in found)
+
+
+def send_stem(message_id: str) -> str | None:
+    """What every Message-ID of one send shares (see ``_STEMS``), or None for another form."""
+    for pattern in _STEMS:
+        found = pattern.match(message_id)
+        if found is not None:
+            return f"{found.group(1)} {found.group(2).casefold()}"
+    return None
 
 
 def touched_files(bodies: Iterable[str]) -> frozenset[str]:

@@ -24,7 +24,7 @@ series that names no version is v1.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -43,8 +43,10 @@ from lkml_assistant.intel.threads import dedupe_messages
 from lkml_assistant.intel.version_notes import (
     change_id,
     changelog_versions,
+    credited_addresses,
     notes_text,
     predecessor_message_ids,
+    send_stem,
     touched_files,
 )
 from lkml_assistant.models.discussion import MailMessage
@@ -68,6 +70,8 @@ class LinkRule(StrEnum):
     LORE_LINK = "lore-link"
     SUBJECT = "subject"
     CHANGELOG = "changelog"
+    PATCH_ID = "patch-id"
+    SAME_AUTHOR = "same-author"
 
 
 class SeriesCandidate(BaseModel):
@@ -97,6 +101,10 @@ class SeriesCandidate(BaseModel):
     patch_message_ids: tuple[str, ...] = ()
     patch_subjects: tuple[str, ...] = ()
     patch_ids: tuple[str | None, ...] = Field(default=(), description="git patch-id per patch.")
+    credits: frozenset[str] = Field(
+        default=frozenset(),
+        description="Addresses its patches credit: in-body From, Signed-off-by, Co-developed-by.",
+    )
 
     @property
     def message_ids(self) -> frozenset[str]:
@@ -238,6 +246,13 @@ def _same_trees(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
     return not mine or not theirs or mine == theirs
 
 
+def _same_send(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """Mail of one ``git send-email`` or b4 run (the same Message-ID stem): pieces of one
+    posting (a stale cover letter sent along with new patches), never two versions."""
+    stem = send_stem(later.message_id)
+    return stem is not None and stem == send_stem(earlier.message_id)
+
+
 def _plausible_successor(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
     """An explicit link must point back to an older version (or one of the same title)."""
     if later.version > earlier.version:
@@ -278,6 +293,7 @@ def _predecessor(
             for o in owners
             if _when(state.by_id[o]) <= _when(current)
             and _plausible_successor(current, state.by_id[o])
+            and not _same_send(current, state.by_id[o])
         ]
 
     replied = [current.in_reply_to] if current.in_reply_to else []
@@ -303,7 +319,8 @@ def _predecessor(
     found = _pick(by_subject, state)
     if found is not None and found.version < current.version - 1:
         # v1 "foo", v2 retitled "bar", v3 back to "foo": v3 continues v2, not v1.
-        closer = _retitled(current, earlier, state)
+        pool = _weak_pool(current, earlier, state)
+        closer = _retitled(current, [c for c in pool if c.submitter.same_as(current.submitter)])
         if closer is not None and closer.version > found.version and _when(closer) >= _when(found):
             return closer, LinkRule.CHANGELOG
     if found is not None:
@@ -359,10 +376,22 @@ def _summary_words(candidate: SeriesCandidate) -> set[str]:
     return words - _COMMON_WORDS
 
 
+def _same_slot(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """One patch of a series posted again alone ("[PATCH S23 v2 14/15]" after "[PATCH S23
+    01/15]" … "15/15"): the same count of patches, the same tree tags, and its files among
+    those the earlier series touched."""
+    if not later.partial or later.total != earlier.total or not later.files:
+        return False
+    return later.files <= earlier.files and _trees(later) == _trees(earlier)
+
+
 def _same_changes(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
-    """Overlapping work: a patch-id in common, or mostly the same files touched and a word of
-    the title in common (one busy file, such as nf_tables_api.c, is touched by many series)."""
-    if set(filter(None, later.patch_ids)) & set(filter(None, earlier.patch_ids)):
+    """Overlapping work: a patch-id in common, the same slot of the same series, or mostly the
+    same files touched and a word of the title in common (one busy file, such as
+    nf_tables_api.c, is touched by many series)."""
+    if _common_patch_ids(later, earlier):
+        return True
+    if _same_slot(later, earlier):
         return True
     union = later.files | earlier.files
     if not union or len(later.files & earlier.files) / len(union) < RETITLE_OVERLAP:
@@ -370,32 +399,93 @@ def _same_changes(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
     return bool(_summary_words(later) & _summary_words(earlier))
 
 
-def _retitled(
-    current: SeriesCandidate, earlier: Sequence[SeriesCandidate], state: _State
+def _common_patch_ids(later: SeriesCandidate, earlier: SeriesCandidate) -> int:
+    return len(set(filter(None, later.patch_ids)) & set(filter(None, earlier.patch_ids)))
+
+
+def _same_author(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """The earlier version's submitter under another address, or credited by the later one:
+    the same display name (two words or more), or the earlier submitter's address in the later
+    patches' in-body ``From:``, ``Signed-off-by:`` or ``Co-developed-by:`` (a maintainer
+    re-spinning a contributor's patch keeps them; so does a colleague taking a series over)."""
+    if later.submitter.same_as(earlier.submitter):
+        return False
+    name = earlier.submitter.name_key
+    if len(name.split()) >= 2 and name == later.submitter.name_key:
+        return True
+    return earlier.submitter.email_known and earlier.submitter.email in later.credits
+
+
+def _unique_best(
+    fits: list[SeriesCandidate], key: Callable[[SeriesCandidate], object]
 ) -> SeriesCandidate | None:
-    """A retitled series: the same submitter, a changelog naming the earlier version, and
-    overlapping patch-ids or touched files; only when exactly one earlier series fits."""
+    """The one best fit, or None when two tie (too weak to choose)."""
+    if not fits:
+        return None
+    best = max(key(c) for c in fits)  # type: ignore[type-var]
+    top = [c for c in fits if key(c) == best]
+    return top[0] if len(top) == 1 else None
+
+
+def _retitled(current: SeriesCandidate, pool: Sequence[SeriesCandidate]) -> SeriesCandidate | None:
+    """A retitled version: a changelog naming the earlier version, and overlapping patch-ids,
+    slot or touched files; only when exactly one series of the latest such version fits.
+    ``pool`` holds the earlier, free series of the same list and of an acceptable person."""
     named = current.changelog_versions
     if not named:
         return None
-    fits = [
+    fits = [c for c in pool if c.version in named and _same_changes(current, c)]
+    return _unique_best(fits, lambda c: c.version)
+
+
+def _same_patch(
+    current: SeriesCandidate, pool: Sequence[SeriesCandidate]
+) -> SeriesCandidate | None:
+    """A higher version carrying a patch unchanged (the same git patch-id) from an earlier
+    series: the one sharing most patches, then the latest version; None on a tie."""
+    fits = [c for c in pool if _common_patch_ids(current, c)]
+    return _unique_best(fits, lambda c: (_common_patch_ids(current, c), c.version))
+
+
+def _weak_pool(
+    current: SeriesCandidate, earlier: Sequence[SeriesCandidate], state: _State
+) -> list[SeriesCandidate]:
+    """Earlier series a weak rule may link: same list, lower version, nothing continues them
+    yet, posted before and within :data:`SUBJECT_WINDOW`."""
+    return [
         c
         for c in earlier
         if c.project == current.project
-        and c.submitter.same_as(current.submitter)
-        and c.version in named
         and c.version < current.version
         and c.id not in state.next
         and _when(c) <= _when(current)
         and _when(current) - _when(c) <= SUBJECT_WINDOW
-        and _same_changes(current, c)
     ]
-    if not fits:
-        return None
-    best = max(c.version for c in fits)
-    top = [c for c in fits if c.version == best]
-    # Two retitled candidates of that version: too weak to choose.
-    return top[0] if len(top) == 1 else None
+
+
+def _weak_predecessor(
+    current: SeriesCandidate, earlier: Sequence[SeriesCandidate], state: _State
+) -> tuple[SeriesCandidate, LinkRule] | None:
+    """The rules without an explicit link or the same title from the same address, strongest
+    first: another address of the same author with the same title; a changelog with
+    overlapping changes; an unchanged patch; another address of the same author with either."""
+    pool = _weak_pool(current, earlier, state)
+    mine = [c for c in pool if c.submitter.same_as(current.submitter)]
+    others = [c for c in pool if _same_author(current, c)]
+    titled = [c for c in others if current.shares_title(c) or _same_summary(current, c)]
+    found = _pick(titled, state)
+    if found is not None:
+        return found, LinkRule.SAME_AUTHOR
+    found = _retitled(current, mine)
+    if found is not None:
+        return found, LinkRule.CHANGELOG
+    found = _same_patch(current, mine)
+    if found is not None:
+        return found, LinkRule.PATCH_ID
+    found = _retitled(current, others) or _same_patch(current, others)
+    if found is not None:
+        return found, LinkRule.SAME_AUTHOR
+    return None
 
 
 def link_versions(candidates: Iterable[SeriesCandidate]) -> VersionLinks:
@@ -420,16 +510,16 @@ def link_versions(candidates: Iterable[SeriesCandidate]) -> VersionLinks:
         canonical.append(current)
         for mid in current.message_ids:
             state.owner.setdefault(mid, current.id)
-    # The weakest rule last, once every explicit link and title has had its say: a retitled
-    # version takes only a predecessor that nothing else continues.
+    # The weak rules last, once every explicit link and title has had its say: they take only
+    # a predecessor that nothing else continues.
     for current in canonical:
         if current.id in state.previous:
             continue
         earlier = [c for c in canonical if c.id != current.id and _when(c) <= _when(current)]
-        retitled = _retitled(current, earlier, state)
-        if retitled is not None:
-            state.previous[current.id] = (retitled.id, LinkRule.CHANGELOG)
-            state.next[retitled.id] = current.id
+        weak = _weak_predecessor(current, earlier, state)
+        if weak is not None:
+            state.previous[current.id] = (weak[0].id, weak[1])
+            state.next[weak[0].id] = current.id
     return _chains(canonical, state, resend_of)
 
 
@@ -635,7 +725,12 @@ def _candidate(group: _Group, list_name: str) -> SeriesCandidate:
         patch_message_ids=tuple(p.message.message_id for p in patches),
         patch_subjects=tuple(p.message.subject for p in patches),
         patch_ids=tuple(mail_patch_id(p.message) for p in patches),
+        credits=_credits(p.message.body for p in patches),
     )
+
+
+def _credits(bodies: Iterable[str]) -> frozenset[str]:
+    return frozenset(a for body in bodies for a in credited_addresses(notes_text(body)))
 
 
 def candidates_from_mail(messages: Iterable[MailMessage], list_name: str) -> list[SeriesCandidate]:
@@ -713,4 +808,5 @@ def candidate_from_patchwork(
         patch_message_ids=tuple(p.msgid for p in ordered),
         patch_subjects=tuple(p.name for p in ordered),
         patch_ids=tuple(ids.get(p.msgid) for p in ordered),
+        credits=_credits(bodies.get(p.msgid, "") for p in ordered),
     )
