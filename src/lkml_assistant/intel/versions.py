@@ -24,6 +24,7 @@ series that names no version is v1.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,6 +59,10 @@ SUBJECT_WINDOW = timedelta(days=365)
 RETITLE_OVERLAP = 0.5
 """The share of touched files (intersection over union) a retitled version must have in
 common with its predecessor when no patch-id is the same."""
+
+BROKEN_SEND_GAP = timedelta(hours=1)
+"""How soon after a send that broke off its missing patches, sent on their own without
+threading, still count as the same posting."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -219,14 +224,27 @@ def _is_resend(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
 
 def _completes_broken_send(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
     """A send that broke off (a cover and some of its n patches reached the list) and the
-    missing patches, or the whole series, sent again under the same version, threaded to it:
-    one posting, not a new version. The caller checked the version and the submitter."""
+    missing patches, or the whole series, sent again under the same version, threaded to it
+    (or, unthreaded, exactly the missing patches within :data:`BROKEN_SEND_GAP`): one posting,
+    not a new version. The caller checked the version and the submitter."""
     if not (earlier.partial or later.partial):
         return False
     if earlier.total is not None and later.total is not None and earlier.total != later.total:
         return False
     threaded = {later.in_reply_to, *later.references} & earlier.message_ids
-    return bool(threaded)
+    if threaded:
+        return True
+    # Not threaded: exactly the patches the earlier send lacks, sent right after it.
+    mine, theirs = _indices(later), _indices(earlier)
+    whole = set(range(1, (earlier.total or 0) + 1))
+    fills = bool(mine) and not (mine & theirs) and mine | theirs == whole
+    return fills and timedelta(0) <= _when(later) - _when(earlier) <= BROKEN_SEND_GAP
+
+
+def _indices(candidate: SeriesCandidate) -> set[int]:
+    """The n of its "n/m" patches."""
+    found = (parse_subject(s).index for s in candidate.patch_subjects)
+    return {n for n in found if n}
 
 
 def _trees(candidate: SeriesCandidate) -> set[str]:
@@ -641,31 +659,58 @@ def _same_submission(child: _Posting, parent: _Posting) -> bool:
     )
 
 
+def _send_covers(postings: list[_Posting]) -> dict[str, _Posting]:
+    """The cover letter of each send (by Message-ID stem, see
+    :func:`~lkml_assistant.intel.version_notes.send_stem`)."""
+    covers: dict[str, _Posting] = {}
+    for posting in postings:
+        if posting.parsed.index != 0 and not posting.tagless:
+            continue
+        stem = send_stem(posting.message.message_id)
+        if stem is not None and not posting.message.has_patch:
+            covers.setdefault(stem, posting)
+    return covers
+
+
+def _parent_of(
+    posting: _Posting, by_msgid: Mapping[str, list[_Posting]], covers: Mapping[str, _Posting]
+) -> _Posting | None:
+    """The posting a patch belongs with: its send's cover, else the nearest one it answers."""
+    # The cover sent in the same run, whatever the patch answers or its tags say (a stale
+    # template cover "[PATCH 0/7] ***" with "[PATCH v5 n/6]", a "v2 00/14" cover with
+    # untagged "01/14" patches, "[PATCH v1 n/43]" sent in reply to an April posting).
+    stem = send_stem(posting.message.message_id)
+    cover = covers.get(stem) if stem is not None else None
+    if cover is not None and cover.submitter.same_as(posting.submitter):
+        return cover
+    message = posting.message
+    targets = [message.in_reply_to] if message.in_reply_to else []
+    targets.extend(reversed(message.references))
+    for target in targets:
+        parents = [p for p in by_msgid.get(target, ()) if _same_submission(posting, p)]
+        if parents:
+            # Among copies under one id, the one with the same RESEND flag.
+            return next(
+                (p for p in parents if p.parsed.resend == posting.parsed.resend), parents[0]
+            )
+    return None
+
+
 def _group_postings(postings: list[_Posting]) -> list[_Group]:
     by_msgid: dict[str, list[_Posting]] = {}
     for posting in postings:
         by_msgid.setdefault(posting.message.message_id, []).append(posting)
+    covers = _send_covers(postings)
     anchor_of: dict[str, _Posting] = {}
 
     def anchor(posting: _Posting, depth: int = 0) -> _Posting:
         if posting.key in anchor_of:
             return anchor_of[posting.key]
         result = posting
-        message = posting.message
-        targets = [message.in_reply_to] if message.in_reply_to else []
-        targets.extend(reversed(message.references))
         if depth < 50 and posting.parsed.index != 0:
-            for target in targets:
-                parents = [p for p in by_msgid.get(target, ()) if _same_submission(posting, p)]
-                if parents:
-                    # Among copies under one id, the one with the same RESEND flag.
-                    parent = next(
-                        (p for p in parents if p.parsed.resend == posting.parsed.resend),
-                        parents[0],
-                    )
-                    if parent is not posting:
-                        result = anchor(parent, depth + 1)
-                    break
+            parent = _parent_of(posting, by_msgid, covers)
+            if parent is not None and parent is not posting:
+                result = anchor(parent, depth + 1)
         anchor_of[posting.key] = result
         return result
 
@@ -701,8 +746,9 @@ def _candidate(group: _Group, list_name: str) -> SeriesCandidate:
         unique.setdefault(patch.message.message_id, patch)
     patches = list(unique.values())
     first = head if has_cover or not patches else patches[0]
-    versions = [p.parsed for p in group.members if p.parsed.explicit_version]
-    version = versions[0].version if versions else 1
+    # The version most of its mails name (a cover and its patches may disagree), else v1.
+    named = Counter(p.parsed.version for p in group.members if p.parsed.explicit_version)
+    version = named.most_common(1)[0][0] if named else 1
     totals = [p.parsed.total for p in group.members if p.parsed.total is not None]
     return SeriesCandidate(
         id=head.key,
