@@ -13,8 +13,10 @@ from functools import cache
 from lkml_assistant.intel.subjects import title_key
 from lkml_assistant.intel.version_notes import (
     changelog_versions,
+    credited_addresses,
     notes_text,
     predecessor_message_ids,
+    send_stem,
 )
 from lkml_assistant.intel.versions import (
     LinkRule,
@@ -38,6 +40,11 @@ def _by_id(name: str) -> dict[str, bytes]:
         if found is not None:
             out.setdefault(found.group(1).decode("ascii", "replace"), raw)
     return out
+
+
+def send(name: str, prefix: str) -> list[str]:
+    """Message-IDs of one git send-email run: ``<stem>-<n>-<address>`` for every n."""
+    return sorted(i for i in _by_id(name) if i.startswith(prefix))
 
 
 def mail(name: str, *ids: str) -> list[MailMessage]:
@@ -222,3 +229,112 @@ def test_repost_tag_and_link_fold_into_the_original() -> None:
     v1 = "20251002015245.3209033-1-kuba@kernel.org"
     repost = "20251003205736.1019673-1-kuba@kernel.org"
     assert link(NETFILTER, v1, repost).resend_of == {repost: v1}
+
+
+# --- versions posted by someone else, or from another address ----------------------------------
+
+
+def test_maintainer_respin_of_a_contributors_patch_is_linked() -> None:
+    # Gustavo A. R. Silva's "[PATCH][next] iavf: use struct_size() helper"; six weeks later
+    # Jeff Kirsher posts "[next v2]" of it ("v2: Fixed up patch to apply cleanly"), keeping
+    # Gustavo's in-body From: and Signed-off-by. The patch-ids differ (rebased).
+    v1 = "20190501171759.GA3494@embeddedor"
+    v2 = "20190614232320.9752-1-jeffrey.t.kirsher@intel.com"
+    assert "gustavo@embeddedor.com" in credited_addresses(notes_text(mail(IWL, v2)[0].body))
+    assert previous(link(IWL, v1, v2), v2) == (v1, LinkRule.SAME_AUTHOR)
+
+
+def test_series_taken_over_by_a_colleague_is_linked() -> None:
+    # Andrea Parri continues Andres Beltran's "vmbus_requestor data structure" v6 as v7, six
+    # weeks later, with the same cover title; the patches keep Andres's From: and
+    # Signed-off-by.
+    v6 = send(HYPERV, "20200722223904.2801-")
+    v7 = send(HYPERV, "20200907161920.71460-")
+    links = link(HYPERV, *v6, *v7)
+    assert previous(links, v7[0]) == (v6[0], LinkRule.SAME_AUTHOR)
+
+
+def test_same_author_from_another_address_and_no_changelog_skip() -> None:
+    # Chi Song sent v1 ("RX/TX indirection table") and v3 from song.chi@microsoft.com, but
+    # v2 (the same title as v3) from chisong@linux.microsoft.com. Before, v3 skipped v2 and
+    # was chained to v1 by its changelog; v3 follows v2, v2 follows v1.
+    v1 = "HK0P153MB027502644323A21B09F6DA60987C0@HK0P153MB0275.APCP153.PROD.OUTLOOK.COM"
+    v2 = (
+        "alpine.LRH.2.23.451.2007192357400.30908@linuxonhyperv3.guj3yctzbm1etfxqx2vob5hsef.xx.inter"
+    )
+    v3 = "HK0P153MB0275B086FDE4B26D39E41059987B0@HK0P153MB0275.APCP153.PROD.OUTLOOK.COM"
+    links = link(HYPERV, v1, v2, v3)
+    assert previous(links, v3) == (v2, LinkRule.SAME_AUTHOR)
+    assert previous(links, v2) == (v1, LinkRule.SAME_AUTHOR)
+
+
+def test_someone_else_with_the_same_title_but_not_credited_stays_apart() -> None:
+    # Kevin Laatz's "[PATCH bpf-next] i40e: fix xdp handle calculations" and, a week later,
+    # Ciara Loftus's "[PATCH bpf-next v2 0/3] AF_XDP fixes ...", whose 1/3 has that title:
+    # her own fix (another diff), crediting Kevin nowhere. Not one work.
+    kevin = "20190905011144.3513-1-kevin.laatz@intel.com"
+    ciara = send(IWL, "20190913103948.32053-")
+    assert previous(link(IWL, kevin, *ciara), ciara[0]) is None
+    # Florian Westphal's v1 and Pablo Neira's v2 of "nf_tables: don't unregister hook when
+    # table is dormant" keep Florian's authorship: linked.
+    fw = "20250401123651.29379-1-fw@strlen.de"
+    pablo = "20250402113427.53530-1-pablo@netfilter.org"
+    assert previous(link(NETFILTER, fw, pablo), pablo) == (fw, LinkRule.SAME_AUTHOR)
+
+
+# --- an unchanged patch, and one slot of a series ----------------------------------------------
+
+
+def test_unchanged_patch_links_a_retitled_v2_without_changelog() -> None:
+    # Radoslaw Tyl's "ixgbevf: Removing limit of 10 entries ..." and, five hours later,
+    # "[PATCH v2] ixgbevf: Remove limit ...": no changelog, the very same diff (patch-id).
+    v1 = "20191125095533.40157-1-radoslawx.tyl@intel.com"
+    v2 = "20191125142452.21819-1-radoslawx.tyl@intel.com"
+    assert previous(link(IWL, v1, v2), v2) == (v1, LinkRule.PATCH_ID)
+
+
+# --- one send is one posting -------------------------------------------------------------------
+
+
+def test_stale_template_cover_and_its_v5_patches_are_one_posting() -> None:
+    # Antoniu Miclaus sent an old "[PATCH 0/7] *** Add support for AD485x DAS Family ***"
+    # template with "[PATCH v5 n/6]" in one git send-email run. Before, every patch was a
+    # series of its own, and v5 1/6 was chained "in reply to" that cover as a later version.
+    v4 = send(PWM, "20241018104210.51659-")
+    v5 = send(PWM, "20241101112358.22996-")
+    assert send_stem(v5[0]) == send_stem(v5[-1]) != send_stem(v4[0])
+    candidates = candidates_from_mail(mail(PWM, *v4, *v5), PWM)
+    assert len(candidates) == 2
+    v5_series = next(c for c in candidates if c.id == v5[0])
+    assert v5_series.version == 5
+    assert len(v5_series.patch_message_ids) == 6
+    links = link_versions(candidates)
+    assert previous(links, v5[0]) == (v4[0], LinkRule.SUBJECT)
+
+
+def test_pull_request_cover_with_untagged_patches_is_one_series() -> None:
+    # Pablo Neira's "[PATCH net-next,v2 00/14] Netfilter updates for net-next" and its
+    # "[PATCH net-next 01/14]" … "14/14": one send, one series (before: fifteen).
+    pr = send(NETFILTER, "20250119172051.8261-")
+    candidates = candidates_from_mail(mail(NETFILTER, *pr), NETFILTER)
+    assert [(c.id, c.version, len(c.patch_message_ids)) for c in candidates] == [(pr[0], 2, 14)]
+
+
+def test_patches_answering_an_old_posting_join_their_own_sends_cover() -> None:
+    # ep93xx: "[PATCH v1 00/43]" of June 1 and its "v1 15/43", "v1 16/43", sent in reply to
+    # the April "[PATCH 00/43]". Before, the June patches were grouped into the April posting.
+    april = "20230424123522.18302-1-nikita.shubin@maquefel.me"
+    april_patch = "20230424123522.18302-16-nikita.shubin@maquefel.me"
+    june = send(PWM, "20230601053546.9574-")
+    candidates = {c.id: c for c in candidates_from_mail(mail(PWM, april, april_patch, *june), PWM)}
+    assert set(candidates[june[0]].patch_message_ids) == set(june[1:])
+    assert candidates[april].patch_message_ids == (april_patch,)
+
+
+def test_missing_patch_sent_alone_right_after_completes_the_send() -> None:
+    # Tony Nguyen's "[PATCH S23 v2 01/15]" send carried 14 of 15 patches; 16 seconds later
+    # "v2 14/15" went out alone, unthreaded: one v2 posting, not a later version of v1.
+    v2 = send(IWL, "20190628150332.59155-")
+    missing = "20190628150348.59202-1-anthony.l.nguyen@intel.com"
+    links = link(IWL, *v2, missing)
+    assert links.resend_of == {missing: v2[0]}
