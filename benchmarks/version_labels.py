@@ -4,8 +4,8 @@
 Each labelled series names its acceptable outcomes: the previous version's series id, ``none``
 or ``resend:<id>``. A link made by the code is correct when its predecessor is acceptable;
 a series whose label requires a link (``none`` not acceptable) is found when the code links it
-to an acceptable predecessor. Used by ``make versions-report`` and by the unit test that holds
-the targets.
+to an acceptable predecessor. Used by ``make versions-report`` (no test holds the targets:
+scoring needs all four slices parsed, about 20 s, which is bench work, not ``make test``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,17 @@ The rules, tried in this order for each series against the series posted before 
    series) from the same submitter on the same list, with a higher version, or the same version
    posted later, within :data:`SUBJECT_WINDOW`.
 
-Rules 2 and 3 need a higher version, or the same title. Before linking, a RESEND is folded into
+Then the weak pass, for series still unlinked, against earlier series nothing continues:
+
+5. ``changelog``: same submitter, a changelog naming the earlier version, overlapping work
+   (a patch-id, the same slot of an ``n/m`` series, or the touched files and a title word).
+6. ``patch-id``: same submitter, a patch carried unchanged (the same git patch-id).
+7. ``same-author``: the earlier submitter under another address (the same display name) or
+   credited by the later patches (in-body From, Signed-off-by, Co-developed-by), with the
+   same title, or the evidence of rule 5 or 6.
+
+Rules 2 and 3 need a higher version, or the same title, and never link two series of one
+send (the same Message-ID stem). Before linking, a RESEND is folded into
 the posting it repeats (the same Message-IDs, or the same version and the same patch-ids, or a
 RESEND-tagged repost of the same version and title), so it never becomes a phantom vN+1. A
 series that names no version is v1.
