@@ -4,7 +4,9 @@
 ``python -m benchmarks.report_versions`` prints, per list and in total: series found, links
 made by each rule, chains by length, series left unlinked, RESENDs recognized, and a
 deterministic sample of linked chains per rule and of unlinked series with a version above 1
-(the suspicious ones), each with a lore link for a person to check; then the time taken.
+(the suspicious ones), each with a lore link for a person to check; then precision and recall
+per rule on the labelled sample (``tests/data/labels/version_links.json``, scored by
+:mod:`benchmarks.version_labels`), the links that disagree with it, and the time taken.
 Ends with one JSON line of the totals, like the benchmarks.
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from tests.shared_data import shared_dir
 
+from benchmarks.version_labels import Score, load_labels
 from lkml_assistant.intel.versions import (
     LinkRule,
     SeriesCandidate,
@@ -107,6 +110,8 @@ def main() -> int:
     started = time.perf_counter()
     totals: Counter[str] = Counter()
     messages_read = 0
+    labels = load_labels()
+    score = Score()
     for name in SLICES:
         path = base / f"{name}.mbox.gz"
         if not path.exists():
@@ -117,6 +122,7 @@ def main() -> int:
         candidates = candidates_from_mail(messages, name)
         links = link_versions(candidates)
         totals.update(report(name, candidates, links))
+        score.add(name, links, labels.get(name, {}))
     elapsed = time.perf_counter() - started
     print("== total")
     print(
@@ -128,7 +134,14 @@ def main() -> int:
         "   links by rule: " + ", ".join(f"{r.value} {totals[f'by_{r.value}']}" for r in LinkRule)
     )
     print(f"   time: {elapsed:.1f} s (parsing, grouping, patch-ids and linking)")
-    print(json.dumps({"report": "versions", "seconds": round(elapsed, 2), **totals}))
+    print("== labelled sample (tests/data/labels/version_links.json)")
+    for line in score.lines():
+        print(line)
+    for kind, items in (("wrong link", score.wrong), ("missed link", score.missed)):
+        for item in items:
+            print(f"   {kind}: {item}")
+    figures = {"report": "versions", "seconds": round(elapsed, 2), **totals, **score.figures()}
+    print(json.dumps(figures))
     return 0
 
 

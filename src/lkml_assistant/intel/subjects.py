@@ -40,6 +40,8 @@ _TRAILING_VERSION = re.compile(r"\s[(\[]?v0*(\d{1,3})[)\]]?$", re.IGNORECASE)
 # A reply prefix behind other words ("REGRESSION: Re: [patch V2 00/46] …").
 _INNER_REPLY = re.compile(r"^[^\[]{0,40}?\b" + _REPLY_WORD + r"\s*\[", re.IGNORECASE)
 _TRAILING_PUNCT = re.compile(r"[\s.,;:!]+$")
+# "foo()" and "foo", "\"Hyper-V\"" and "Hyper-V": the same title in two versions.
+_TITLE_NOISE = re.compile(r"\(\s*\)|[\"'`\u2018\u2019\u201c\u201d]")
 _VIA_LIST = re.compile(r"^(.*?)\s+via\s+\S.*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -74,8 +76,9 @@ class ParsedSubject(BaseModel):
 
 
 def title_key(title: str) -> str:
-    """Titles as compared: case-folded, whitespace collapsed, trailing punctuation dropped."""
-    return _TRAILING_PUNCT.sub("", " ".join(title.split()).casefold())
+    """Titles as compared: case-folded, whitespace collapsed, trailing punctuation, empty
+    ``()`` and quote marks dropped."""
+    return _TRAILING_PUNCT.sub("", " ".join(_TITLE_NOISE.sub("", title).split()).casefold())
 
 
 def _read_group(words: list[str], state: dict[str, object], tags: list[str]) -> bool:
@@ -87,7 +90,7 @@ def _read_group(words: list[str], state: dict[str, object], tags: list[str]) -> 
             patchish = True
         elif lower == "rfc":
             state["rfc"] = patchish = True
-        elif lower in ("resend", "resent"):
+        elif lower in ("resend", "resent", "repost"):
             state["resend"] = patchish = True
         elif (found := _VERSION.fullmatch(word)) is not None:
             state["version"] = int(found.group(1))

@@ -15,7 +15,17 @@ The rules, tried in this order for each series against the series posted before 
    series) from the same submitter on the same list, with a higher version, or the same version
    posted later, within :data:`SUBJECT_WINDOW`.
 
-Rules 2 and 3 need a higher version, or the same title. Before linking, a RESEND is folded into
+Then the weak pass, for series still unlinked, against earlier series nothing continues:
+
+5. ``changelog``: same submitter, a changelog naming the earlier version, overlapping work
+   (a patch-id, the same slot of an ``n/m`` series, or the touched files and a title word).
+6. ``patch-id``: same submitter, a patch carried unchanged (the same git patch-id).
+7. ``same-author``: the earlier submitter under another address (the same display name) or
+   credited by the later patches (in-body From, Signed-off-by, Co-developed-by), with the
+   same title, or the evidence of rule 5 or 6.
+
+Rules 2 and 3 need a higher version, or the same title, and never link two series of one
+send (the same Message-ID stem). Before linking, a RESEND is folded into
 the posting it repeats (the same Message-IDs, or the same version and the same patch-ids, or a
 RESEND-tagged repost of the same version and title), so it never becomes a phantom vN+1. A
 series that names no version is v1.
@@ -24,8 +34,8 @@ series that names no version is v1.
 from __future__ import annotations
 
 import re
-import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -41,19 +51,29 @@ from lkml_assistant.intel.subjects import (
     title_key,
 )
 from lkml_assistant.intel.threads import dedupe_messages
+from lkml_assistant.intel.version_notes import (
+    change_id,
+    changelog_versions,
+    credited_addresses,
+    notes_text,
+    predecessor_message_ids,
+    send_stem,
+    touched_files,
+)
 from lkml_assistant.models.discussion import MailMessage
 from lkml_assistant.models.domain import Patch, Series
 from lkml_assistant.models.records import StoredMessage
 
 SUBJECT_WINDOW = timedelta(days=365)
 """How far apart two versions linked by subject alone may be."""
+RETITLE_OVERLAP = 0.5
+"""The share of touched files (intersection over union) a retitled version must have in
+common with its predecessor when no patch-id is the same."""
 
-_CHANGE_ID = re.compile(r"^change-id:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
-_MSGID_LINK = re.compile(
-    r"https?://(?:lore\.kernel\.org(?:/[\w.+-]+)?|patch\.msgid\.link|lkml\.kernel\.org)"
-    r"/(?:r/)?([^\s/<>\"')]+(?:@|%40)[^\s/<>\"')]+)",
-    re.IGNORECASE,
-)
+BROKEN_SEND_GAP = timedelta(hours=1)
+"""How soon after a send that broke off its missing patches, sent on their own without
+threading, still count as the same posting."""
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -64,6 +84,9 @@ class LinkRule(StrEnum):
     IN_REPLY_TO = "in-reply-to"
     LORE_LINK = "lore-link"
     SUBJECT = "subject"
+    CHANGELOG = "changelog"
+    PATCH_ID = "patch-id"
+    SAME_AUTHOR = "same-author"
 
 
 class SeriesCandidate(BaseModel):
@@ -86,24 +109,39 @@ class SeriesCandidate(BaseModel):
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     cover_body: str = ""
+    notes: str = Field(
+        default="", description="Without a cover: patch 1's mail without its diff (its notes)."
+    )
+    files: frozenset[str] = Field(default=frozenset(), description="Paths the patches touch.")
     patch_message_ids: tuple[str, ...] = ()
     patch_subjects: tuple[str, ...] = ()
     patch_ids: tuple[str | None, ...] = Field(default=(), description="git patch-id per patch.")
+    credits: frozenset[str] = Field(
+        default=frozenset(),
+        description="Addresses its patches credit: in-body From, Signed-off-by, Co-developed-by.",
+    )
 
     @property
     def message_ids(self) -> frozenset[str]:
         return frozenset((self.message_id, *self.patch_message_ids))
 
     @property
+    def own_words(self) -> str:
+        """Where a posting speaks of its versions: the cover letter, else patch 1's notes."""
+        return self.cover_body or self.notes
+
+    @property
     def change_id(self) -> str | None:
-        found = _CHANGE_ID.findall(self.cover_body)
-        return found[-1] if found else None
+        return change_id(self.own_words)
 
     @property
     def linked_message_ids(self) -> tuple[str, ...]:
-        """Message-IDs named by lore links in the cover letter (its changelog)."""
-        found = (urllib.parse.unquote(m) for m in _MSGID_LINK.findall(self.cover_body))
-        return tuple(dict.fromkeys(mid.strip(".,;") for mid in found))
+        """Message-IDs of earlier versions named by lore links in a version context."""
+        return predecessor_message_ids(self.own_words, cover=bool(self.cover_body))
+
+    @property
+    def changelog_versions(self) -> frozenset[int]:
+        return changelog_versions(self.own_words)
 
     @property
     def partial(self) -> bool:
@@ -189,9 +227,34 @@ def _is_resend(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
         return False
     if same_patches(later.patch_ids, earlier.patch_ids) and _same_trees(later, earlier):
         return True
-    return (
-        later.resend and later.submitter.same_as(earlier.submitter) and later.shares_title(earlier)
-    )
+    if not later.submitter.same_as(earlier.submitter):
+        return False
+    return (later.resend and later.shares_title(earlier)) or _completes_broken_send(later, earlier)
+
+
+def _completes_broken_send(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """A send that broke off (a cover and some of its n patches reached the list) and the
+    missing patches, or the whole series, sent again under the same version, threaded to it
+    (or, unthreaded, exactly the missing patches within :data:`BROKEN_SEND_GAP`): one posting,
+    not a new version. The caller checked the version and the submitter."""
+    if not (earlier.partial or later.partial):
+        return False
+    if earlier.total is not None and later.total is not None and earlier.total != later.total:
+        return False
+    threaded = {later.in_reply_to, *later.references} & earlier.message_ids
+    if threaded:
+        return True
+    # Not threaded: exactly the patches the earlier send lacks, sent right after it.
+    mine, theirs = _indices(later), _indices(earlier)
+    whole = set(range(1, (earlier.total or 0) + 1))
+    fills = bool(mine) and not (mine & theirs) and mine | theirs == whole
+    return fills and timedelta(0) <= _when(later) - _when(earlier) <= BROKEN_SEND_GAP
+
+
+def _indices(candidate: SeriesCandidate) -> set[int]:
+    """The n of its "n/m" patches."""
+    found = (parse_subject(s).index for s in candidate.patch_subjects)
+    return {n for n in found if n}
 
 
 def _trees(candidate: SeriesCandidate) -> set[str]:
@@ -209,6 +272,13 @@ def _same_trees(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
     net-next]) still is."""
     mine, theirs = _trees(later), _trees(earlier)
     return not mine or not theirs or mine == theirs
+
+
+def _same_send(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """Mail of one ``git send-email`` or b4 run (the same Message-ID stem): pieces of one
+    posting (a stale cover letter sent along with new patches), never two versions."""
+    stem = send_stem(later.message_id)
+    return stem is not None and stem == send_stem(earlier.message_id)
 
 
 def _plausible_successor(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
@@ -251,6 +321,7 @@ def _predecessor(
             for o in owners
             if _when(state.by_id[o]) <= _when(current)
             and _plausible_successor(current, state.by_id[o])
+            and not _same_send(current, state.by_id[o])
         ]
 
     replied = [current.in_reply_to] if current.in_reply_to else []
@@ -271,11 +342,177 @@ def _predecessor(
         and c.version < current.version
         and _when(c) <= _when(current)
         and _when(current) - _when(c) <= SUBJECT_WINDOW
-        and current.shares_title(c)
+        and (current.shares_title(c) or _same_summary(current, c))
     ]
     found = _pick(by_subject, state)
+    if found is not None and found.version < current.version - 1:
+        # v1 "foo", v2 retitled "bar", v3 back to "foo": v3 continues v2, not v1.
+        pool = _weak_pool(current, earlier, state)
+        closer = _retitled(current, [c for c in pool if c.submitter.same_as(current.submitter)])
+        if closer is not None and closer.version > found.version and _when(closer) >= _when(found):
+            return closer, LinkRule.CHANGELOG
     if found is not None:
         return found, LinkRule.SUBJECT
+    return None
+
+
+_WORD = re.compile(r"[a-z0-9_]{4,}")
+_COMMON_WORDS = frozenset(
+    [
+        "with",
+        "from",
+        "when",
+        "into",
+        "that",
+        "this",
+        "than",
+        "them",
+        "they",
+        "unused",
+        "support",
+        "driver",
+        "drivers",
+        "patch",
+        "series",
+        "make",
+        "more",
+        "some",
+        "fixes",
+    ]
+)
+
+
+def _summary(candidate: SeriesCandidate) -> str:
+    """Its title after the subsystem prefixes, if long enough to identify the work."""
+    key = candidate.title_key or title_key(parse_subject(candidate.subject).title)
+    summary = key.rpartition(": ")[2]
+    return summary if len(summary.split()) >= 4 else ""
+
+
+def _same_summary(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """The same title but for the subsystem prefix ("nf_tables:" -> "nft_objref:"), and a
+    file in common ("Add the support of hibernation" is the title of many drivers' patches)."""
+    mine = _summary(later)
+    return bool(mine) and mine == _summary(earlier) and bool(later.files & earlier.files)
+
+
+def _summary_words(candidate: SeriesCandidate) -> set[str]:
+    """The words of its titles after the subsystem prefixes ("netfilter: nf_tables: …")."""
+    words: set[str] = set()
+    for key in candidate.title_keys(every_patch=True):
+        words.update(_WORD.findall(key.rpartition(": ")[2]))
+    return words - _COMMON_WORDS
+
+
+def _same_slot(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """One patch of a series posted again alone ("[PATCH S23 v2 14/15]" after "[PATCH S23
+    01/15]" … "15/15"): the same count of patches, the same tree tags, and its files among
+    those the earlier series touched."""
+    if not later.partial or later.total != earlier.total or not later.files:
+        return False
+    return later.files <= earlier.files and _trees(later) == _trees(earlier)
+
+
+def _same_changes(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """Overlapping work: a patch-id in common, the same slot of the same series, or mostly the
+    same files touched and a word of the title in common (one busy file, such as
+    nf_tables_api.c, is touched by many series)."""
+    if _common_patch_ids(later, earlier):
+        return True
+    if _same_slot(later, earlier):
+        return True
+    union = later.files | earlier.files
+    if not union or len(later.files & earlier.files) / len(union) < RETITLE_OVERLAP:
+        return False
+    return bool(_summary_words(later) & _summary_words(earlier))
+
+
+def _common_patch_ids(later: SeriesCandidate, earlier: SeriesCandidate) -> int:
+    return len(set(filter(None, later.patch_ids)) & set(filter(None, earlier.patch_ids)))
+
+
+def _same_author(later: SeriesCandidate, earlier: SeriesCandidate) -> bool:
+    """The earlier version's submitter under another address, or credited by the later one:
+    the same display name (two words or more), or the earlier submitter's address in the later
+    patches' in-body ``From:``, ``Signed-off-by:`` or ``Co-developed-by:`` (a maintainer
+    re-spinning a contributor's patch keeps them; so does a colleague taking a series over)."""
+    if later.submitter.same_as(earlier.submitter):
+        return False
+    name = earlier.submitter.name_key
+    if len(name.split()) >= 2 and name == later.submitter.name_key:
+        return True
+    return earlier.submitter.email_known and earlier.submitter.email in later.credits
+
+
+def _unique_best(
+    fits: list[SeriesCandidate], key: Callable[[SeriesCandidate], object]
+) -> SeriesCandidate | None:
+    """The one best fit, or None when two tie (too weak to choose)."""
+    if not fits:
+        return None
+    best = max(key(c) for c in fits)  # type: ignore[type-var]
+    top = [c for c in fits if key(c) == best]
+    return top[0] if len(top) == 1 else None
+
+
+def _retitled(current: SeriesCandidate, pool: Sequence[SeriesCandidate]) -> SeriesCandidate | None:
+    """A retitled version: a changelog naming the earlier version, and overlapping patch-ids,
+    slot or touched files; only when exactly one series of the latest such version fits.
+    ``pool`` holds the earlier, free series of the same list and of an acceptable person."""
+    named = current.changelog_versions
+    if not named:
+        return None
+    fits = [c for c in pool if c.version in named and _same_changes(current, c)]
+    return _unique_best(fits, lambda c: c.version)
+
+
+def _same_patch(
+    current: SeriesCandidate, pool: Sequence[SeriesCandidate]
+) -> SeriesCandidate | None:
+    """A higher version carrying a patch unchanged (the same git patch-id) from an earlier
+    series: the one sharing most patches, then the latest version; None on a tie."""
+    fits = [c for c in pool if _common_patch_ids(current, c)]
+    return _unique_best(fits, lambda c: (_common_patch_ids(current, c), c.version))
+
+
+def _weak_pool(
+    current: SeriesCandidate, earlier: Sequence[SeriesCandidate], state: _State
+) -> list[SeriesCandidate]:
+    """Earlier series a weak rule may link: same list, lower version, nothing continues them
+    yet, posted before and within :data:`SUBJECT_WINDOW`."""
+    return [
+        c
+        for c in earlier
+        if c.project == current.project
+        and c.version < current.version
+        and c.id not in state.next
+        and _when(c) <= _when(current)
+        and _when(current) - _when(c) <= SUBJECT_WINDOW
+    ]
+
+
+def _weak_predecessor(
+    current: SeriesCandidate, earlier: Sequence[SeriesCandidate], state: _State
+) -> tuple[SeriesCandidate, LinkRule] | None:
+    """The rules without an explicit link or the same title from the same address, strongest
+    first: another address of the same author with the same title; a changelog with
+    overlapping changes; an unchanged patch; another address of the same author with either."""
+    pool = _weak_pool(current, earlier, state)
+    mine = [c for c in pool if c.submitter.same_as(current.submitter)]
+    others = [c for c in pool if _same_author(current, c)]
+    titled = [c for c in others if current.shares_title(c) or _same_summary(current, c)]
+    found = _pick(titled, state)
+    if found is not None:
+        return found, LinkRule.SAME_AUTHOR
+    found = _retitled(current, mine)
+    if found is not None:
+        return found, LinkRule.CHANGELOG
+    found = _same_patch(current, mine)
+    if found is not None:
+        return found, LinkRule.PATCH_ID
+    found = _retitled(current, others) or _same_patch(current, others)
+    if found is not None:
+        return found, LinkRule.SAME_AUTHOR
     return None
 
 
@@ -301,6 +538,16 @@ def link_versions(candidates: Iterable[SeriesCandidate]) -> VersionLinks:
         canonical.append(current)
         for mid in current.message_ids:
             state.owner.setdefault(mid, current.id)
+    # The weak rules last, once every explicit link and title has had its say: they take only
+    # a predecessor that nothing else continues.
+    for current in canonical:
+        if current.id in state.previous:
+            continue
+        earlier = [c for c in canonical if c.id != current.id and _when(c) <= _when(current)]
+        weak = _weak_predecessor(current, earlier, state)
+        if weak is not None:
+            state.previous[current.id] = (weak[0].id, weak[1])
+            state.next[weak[0].id] = current.id
     return _chains(canonical, state, resend_of)
 
 
@@ -422,31 +669,58 @@ def _same_submission(child: _Posting, parent: _Posting) -> bool:
     )
 
 
+def _send_covers(postings: list[_Posting]) -> dict[str, _Posting]:
+    """The cover letter of each send (by Message-ID stem, see
+    :func:`~lkml_assistant.intel.version_notes.send_stem`)."""
+    covers: dict[str, _Posting] = {}
+    for posting in postings:
+        if posting.parsed.index != 0 and not posting.tagless:
+            continue
+        stem = send_stem(posting.message.message_id)
+        if stem is not None and not posting.message.has_patch:
+            covers.setdefault(stem, posting)
+    return covers
+
+
+def _parent_of(
+    posting: _Posting, by_msgid: Mapping[str, list[_Posting]], covers: Mapping[str, _Posting]
+) -> _Posting | None:
+    """The posting a patch belongs with: its send's cover, else the nearest one it answers."""
+    # The cover sent in the same run, whatever the patch answers or its tags say (a stale
+    # template cover "[PATCH 0/7] ***" with "[PATCH v5 n/6]", a "v2 00/14" cover with
+    # untagged "01/14" patches, "[PATCH v1 n/43]" sent in reply to an April posting).
+    stem = send_stem(posting.message.message_id)
+    cover = covers.get(stem) if stem is not None else None
+    if cover is not None and cover.submitter.same_as(posting.submitter):
+        return cover
+    message = posting.message
+    targets = [message.in_reply_to] if message.in_reply_to else []
+    targets.extend(reversed(message.references))
+    for target in targets:
+        parents = [p for p in by_msgid.get(target, ()) if _same_submission(posting, p)]
+        if parents:
+            # Among copies under one id, the one with the same RESEND flag.
+            return next(
+                (p for p in parents if p.parsed.resend == posting.parsed.resend), parents[0]
+            )
+    return None
+
+
 def _group_postings(postings: list[_Posting]) -> list[_Group]:
     by_msgid: dict[str, list[_Posting]] = {}
     for posting in postings:
         by_msgid.setdefault(posting.message.message_id, []).append(posting)
+    covers = _send_covers(postings)
     anchor_of: dict[str, _Posting] = {}
 
     def anchor(posting: _Posting, depth: int = 0) -> _Posting:
         if posting.key in anchor_of:
             return anchor_of[posting.key]
         result = posting
-        message = posting.message
-        targets = [message.in_reply_to] if message.in_reply_to else []
-        targets.extend(reversed(message.references))
         if depth < 50 and posting.parsed.index != 0:
-            for target in targets:
-                parents = [p for p in by_msgid.get(target, ()) if _same_submission(posting, p)]
-                if parents:
-                    # Among copies under one id, the one with the same RESEND flag.
-                    parent = next(
-                        (p for p in parents if p.parsed.resend == posting.parsed.resend),
-                        parents[0],
-                    )
-                    if parent is not posting:
-                        result = anchor(parent, depth + 1)
-                    break
+            parent = _parent_of(posting, by_msgid, covers)
+            if parent is not None and parent is not posting:
+                result = anchor(parent, depth + 1)
         anchor_of[posting.key] = result
         return result
 
@@ -482,8 +756,9 @@ def _candidate(group: _Group, list_name: str) -> SeriesCandidate:
         unique.setdefault(patch.message.message_id, patch)
     patches = list(unique.values())
     first = head if has_cover or not patches else patches[0]
-    versions = [p.parsed for p in group.members if p.parsed.explicit_version]
-    version = versions[0].version if versions else 1
+    # The version most of its mails name (a cover and its patches may disagree), else v1.
+    named = Counter(p.parsed.version for p in group.members if p.parsed.explicit_version)
+    version = named.most_common(1)[0][0] if named else 1
     totals = [p.parsed.total for p in group.members if p.parsed.total is not None]
     return SeriesCandidate(
         id=head.key,
@@ -501,10 +776,17 @@ def _candidate(group: _Group, list_name: str) -> SeriesCandidate:
         in_reply_to=head.message.in_reply_to,
         references=head.message.references,
         cover_body=head.message.body if has_cover else "",
+        notes="" if has_cover or not patches else notes_text(patches[0].message.body),
+        files=touched_files(p.message.body for p in patches),
         patch_message_ids=tuple(p.message.message_id for p in patches),
         patch_subjects=tuple(p.message.subject for p in patches),
         patch_ids=tuple(mail_patch_id(p.message) for p in patches),
+        credits=_credits(p.message.body for p in patches),
     )
+
+
+def _credits(bodies: Iterable[str]) -> frozenset[str]:
+    return frozenset(a for body in bodies for a in credited_addresses(notes_text(body)))
 
 
 def candidates_from_mail(messages: Iterable[MailMessage], list_name: str) -> list[SeriesCandidate]:
@@ -530,11 +812,14 @@ def candidate_from_patchwork(
     *,
     cover: StoredMessage | MailMessage | None = None,
     patch_ids: Mapping[str, str | None] | None = None,
+    patch_bodies: Mapping[str, str] | None = None,
 ) -> SeriesCandidate:
     """A candidate from Patchwork's series and patches (ordered as ``series.patch_ids``).
 
     ``cover`` is the cover letter's mail as our store keeps it, for its body (change-id, lore
-    links) and its In-Reply-To; ``patch_ids`` maps patch Message-IDs to git patch-ids.
+    links) and its In-Reply-To; ``patch_ids`` maps patch Message-IDs to git patch-ids, and
+    ``patch_bodies`` to the patch mails' bodies (patch 1's notes speak for a series without a
+    cover letter; the diffs tell the files touched).
     """
     order = {pid: n for n, pid in enumerate(series.patch_ids)}
     ordered = sorted(patches, key=lambda p: (order.get(p.id, len(order)), p.date))
@@ -555,6 +840,10 @@ def candidate_from_patchwork(
         in_reply_to, body = cover.in_reply_to, cover.body
     parsed = parse_subject(subject)
     ids = patch_ids or {}
+    bodies = patch_bodies or {}
+    notes = ""
+    if series.cover_letter is None and first is not None:
+        notes = notes_text(bodies.get(first.msgid, ""))
     return SeriesCandidate(
         id=str(series.id),
         project=series.project,
@@ -570,7 +859,10 @@ def candidate_from_patchwork(
         message_id=message_id or f"series-{series.id}",
         in_reply_to=in_reply_to,
         cover_body=body,
+        notes=notes,
+        files=touched_files(bodies.get(p.msgid, "") for p in ordered),
         patch_message_ids=tuple(p.msgid for p in ordered),
         patch_subjects=tuple(p.name for p in ordered),
         patch_ids=tuple(ids.get(p.msgid) for p in ordered),
+        credits=_credits(bodies.get(p.msgid, "") for p in ordered),
     )

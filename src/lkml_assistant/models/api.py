@@ -286,7 +286,8 @@ class VersionOut(_Out):
     submitter: PersonOut | None
     rule: str | None = Field(
         description="How it was linked to the previous version: change-id, in-reply-to, "
-        "lore-link or subject; None for the first."
+        "lore-link, subject, changelog (a retitled version), patch-id (an unchanged patch) or "
+        "same-author (another address, or a re-spin crediting the author); None for the first."
     )
     superseded_by: int | None
     resend_of: int | None = Field(description="Set on a RESEND of an earlier posting.")

@@ -169,7 +169,8 @@ class SeriesLink(BaseModel):
     rule: str | None = Field(
         None,
         description="How it was linked to the previous version: change-id, in-reply-to, "
-        "lore-link or subject.",
+        "lore-link, subject, changelog (a retitled version), patch-id (an unchanged patch) or "
+        "same-author (another address, or a re-spin crediting the author).",
     )
     resend_of: int | None = Field(None, description="This series is a RESEND of that one.")
     status: str | None = Field(

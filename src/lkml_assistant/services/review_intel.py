@@ -90,6 +90,7 @@ class ReviewIntel:
         mail = _MailIndex(self.store)
         discussions = self.store.discussions.get_discussions(p.id for p in patches)
         hashes: dict[str, str | None] = {}
+        bodies: dict[str, str] = {}
         candidates = []
         for series_id, record in series.items():
             members = by_series[series_id]
@@ -97,8 +98,13 @@ class ReviewIntel:
             for patch in members:
                 body = mail.body(patch.msgid, discussions.get(patch.id))
                 hashes[patch.msgid] = git_patch_id(body) if body else None
+                bodies[patch.msgid] = body
+            # Patch bodies too: a series without a cover speaks of its versions in patch 1's
+            # notes, and the files touched tell a retitled version.
             candidates.append(
-                candidate_from_patchwork(record, members, cover=cover, patch_ids=hashes)
+                candidate_from_patchwork(
+                    record, members, cover=cover, patch_ids=hashes, patch_bodies=bodies
+                )
             )
         links = link_versions(candidates)
         evidence = {
