@@ -21,13 +21,8 @@ from pathlib import Path
 from tests.shared_data import shared_dir
 
 from benchmarks.version_labels import Score, load_labels
-from lkml_assistant.intel.versions import (
-    LinkRule,
-    SeriesCandidate,
-    VersionLinks,
-    candidates_from_mail,
-    link_versions,
-)
+from lkml_assistant.intel.version_candidates import SeriesCandidate, candidates_from_mail
+from lkml_assistant.intel.versions import LinkRule, VersionLinks, link_versions
 from lkml_assistant.models.discussion import MailMessage
 from lkml_assistant.sources.mail import parse_mbox
 

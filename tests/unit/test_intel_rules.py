@@ -15,7 +15,8 @@ from lkml_assistant.intel.status import (
     series_status,
 )
 from lkml_assistant.intel.subjects import Submitter
-from lkml_assistant.intel.versions import LinkRule, SeriesCandidate, link_versions
+from lkml_assistant.intel.version_candidates import SeriesCandidate
+from lkml_assistant.intel.versions import LinkRule, link_versions
 from lkml_assistant.models.discussion import Trailer, TrailerKind
 from lkml_assistant.models.review import ReviewStatus
 

@@ -20,13 +20,8 @@ from lkml_assistant.intel.status import (
     threads_by_message,
 )
 from lkml_assistant.intel.threads import build_threads
-from lkml_assistant.intel.versions import (
-    LinkRule,
-    SeriesCandidate,
-    VersionLinks,
-    candidates_from_mail,
-    link_versions,
-)
+from lkml_assistant.intel.version_candidates import SeriesCandidate, candidates_from_mail
+from lkml_assistant.intel.versions import LinkRule, VersionLinks, link_versions
 from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.sources.mail import parse_message
 from tests.corpus import mbox_messages, threads_path

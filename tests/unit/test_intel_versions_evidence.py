@@ -11,6 +11,7 @@ import re
 from functools import cache
 
 from lkml_assistant.intel.subjects import title_key
+from lkml_assistant.intel.version_candidates import candidates_from_mail
 from lkml_assistant.intel.version_notes import (
     changelog_versions,
     credited_addresses,
@@ -18,12 +19,7 @@ from lkml_assistant.intel.version_notes import (
     predecessor_message_ids,
     send_stem,
 )
-from lkml_assistant.intel.versions import (
-    LinkRule,
-    VersionLinks,
-    candidates_from_mail,
-    link_versions,
-)
+from lkml_assistant.intel.versions import LinkRule, VersionLinks, link_versions
 from lkml_assistant.models.discussion import MailMessage
 from lkml_assistant.sources.mail import parse_message
 from tests.corpus import corpus_path, mbox_messages

@@ -38,7 +38,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lkml_assistant.intel.reviews import summarize_reviews
 from lkml_assistant.intel.subjects import Submitter
-from lkml_assistant.intel.versions import SeriesCandidate, VersionChain
+from lkml_assistant.intel.version_candidates import SeriesCandidate
+from lkml_assistant.intel.versions import VersionChain
 from lkml_assistant.models.discussion import (
     AppliedNote,
     PatchReviewSummary,

@@ -29,7 +29,8 @@ from lkml_assistant.intel.status import (
     series_status,
 )
 from lkml_assistant.intel.subjects import Submitter
-from lkml_assistant.intel.versions import candidate_from_patchwork, link_versions
+from lkml_assistant.intel.version_candidates import candidate_from_patchwork
+from lkml_assistant.intel.versions import link_versions
 from lkml_assistant.models.domain import Patch, Series
 from lkml_assistant.models.records import (
     CarriedReview,
