@@ -69,13 +69,18 @@ def _setup_logging(level: str, verbose: int, quiet: bool) -> None:
         level = "ERROR"
     elif verbose:
         level = "DEBUG"
+    setup_logging(level)
+
+
+def setup_logging(level: str) -> None:
+    """The log format of every command, and of serve's API workers."""
     logging.basicConfig(
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     # httpx logs every request at INFO; our own summary says enough.
-    logging.getLogger("httpx").setLevel(logging.WARNING if not verbose else logging.DEBUG)
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 def _report(summary: JobSummary, as_json: bool, *, review_intel: JobSummary | None = None) -> int:
