@@ -159,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from lkml_assistant.local.service import LocalService
 
     # --port 0 (any free port) is for tests and scripts, so it is not a setting.
-    settings = _load(args, api_host=args.host)
+    settings = _load(args, api_host=args.host, api_workers=args.workers)
     _setup_logging(settings.log_level, args.verbose, args.quiet)
     try:
         service = LocalService(settings, port=args.port)
@@ -358,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", metavar="H", help="address to listen on (default: LKML_API_HOST)")
     serve.add_argument(
         "--port", type=_port, metavar="P", help="port (default: LKML_API_PORT; 0 picks one)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="HTTP worker processes, 1 to 64, or 0 for one per CPU (default: LKML_API_WORKERS, "
+        "0); 1 answers from serve's own process",
     )
     serve.set_defaults(handler=cmd_serve)
 

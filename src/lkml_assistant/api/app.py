@@ -23,11 +23,25 @@ from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic_core import to_json
 
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import Settings
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.queries.service import QueryService
+
+
+def json_text(body: Any) -> str:
+    """The JSON text of an answer: pydantic's serializer (Rust), several times faster than
+    ``json.dumps`` on a 200-patch page; non-ASCII characters are written as UTF-8, unescaped."""
+    return to_json(body).decode()
+
+
+def new_resolver(settings: Settings) -> APIGatewayRestResolver:
+    """The resolver the routes are installed on, the same on Lambda and in local mode."""
+    return APIGatewayRestResolver(
+        cors=cors_config(settings), enable_validation=True, serializer=json_text
+    )
 
 
 def cors_config(settings: Settings) -> CORSConfig | None:
@@ -128,7 +142,7 @@ class LocalApi:
 
 def create_local_app(store: Store, settings: Settings) -> LocalApi:
     """An ASGI app answering from ``store``; the caller keeps the store open while it runs."""
-    resolver = APIGatewayRestResolver(cors=cors_config(settings), enable_validation=True)
+    resolver = new_resolver(settings)
     install(resolver, QueryService(store))
     freeze_long_lived_objects()
     return LocalApi(resolver)
