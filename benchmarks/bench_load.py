@@ -129,8 +129,7 @@ def serve(store: Path, manifest: dict[str, Any], workers: int, log: Path) -> Ite
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lkml_assistant", "serve", "--port", "0"]
-            + ["--workers", str(workers)],
+            [sys.executable, "-m", "lkml_assistant", "serve", "--port=0", f"--workers={workers}"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -124,9 +124,7 @@ class _Connection:
         status = int(head[9:12])
         headers = {
             name.strip().lower(): value.strip()
-            for name, _, value in (
-                line.partition(b":") for line in head.split(b"\r\n")[1:] if line
-            )
+            for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:] if line)
         }
         if b"content-length" in headers:
             await self.reader.readexactly(int(headers[b"content-length"]))

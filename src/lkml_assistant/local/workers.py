@@ -95,7 +95,7 @@ class WorkerPool:
         line = self.settings.model_dump_json().encode() + b"\n"
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         for _ in range(self.count):
-            proc = subprocess.Popen(
+            proc = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
                 [
                     sys.executable,
                     "-m",
@@ -143,9 +143,7 @@ class WorkerPool:
 
     def exited(self) -> list[tuple[int, int]]:
         """(pid, exit status) of each worker that is no longer running."""
-        return [
-            (proc.pid, proc.returncode) for proc in self.procs if proc.poll() is not None
-        ]
+        return [(proc.pid, proc.returncode) for proc in self.procs if proc.poll() is not None]
 
     def begin_stop(self) -> None:
         """Tell every worker to stop taking requests (EOF on its stdin); returns at once."""

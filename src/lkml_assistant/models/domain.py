@@ -14,7 +14,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-
 # Letters, digits (str.isalnum) and hyphens; one regex, as every stored patch read checks it.
 _STATE_SLUG = re.compile(r"(?:[^\W_]|-)+")
 
