@@ -192,13 +192,13 @@ def measure_http(base_url: str, operation: Operation) -> Figures:
 
 def walk_cursor(get: Callable[[str], Any], pages: int, limit: int = 30) -> str:
     """The URL of page ``pages`` of a walk over /patches, ``limit`` items a page."""
-    target = f"/patches?limit={limit}"
+    target = f"/api/patches?limit={limit}"
     for _ in range(pages - 1):
         body = get(target)
         cursor = body.get("next_cursor")
         if not cursor:
             raise RuntimeError(f"no next_cursor after {target}")
-        target = f"/patches?limit={limit}&cursor={quote(cursor, safe='')}"
+        target = f"/api/patches?limit={limit}&cursor={quote(cursor, safe='')}"
     return target
 
 
@@ -245,22 +245,22 @@ def operations(manifest: dict[str, Any], page_ten: str) -> list[Operation]:
     long_threads = [int(p) for p in manifest["long_thread_patches"]]
     project = manifest["projects"][0]
     return [
-        Operation("default list (30)", ["/patches"], 36, "default list of 30", 30),
-        Operation("list of 200", ["/patches?limit=200"], 262, "list of 250", 200),
+        Operation("default list (30)", ["/api/patches"], 36, "default list of 30", 30),
+        Operation("list of 200", ["/api/patches?limit=200"], 262, "list of 250", 200),
         Operation("page 10 of 30-item walk", [page_ten], 105, "page 10 of 100", 30),
         Operation(
             "filtered list (project+state)",
-            [f"/patches?project={project}&state=accepted", f"/patches?project={project}&state=new"],
+            [f"/api/patches?project={project}&state=accepted", f"/api/patches?project={project}&state=new"],
         ),
-        Operation("title search (q)", [f"/patches?q={word}" for word in SEARCH_WORDS], 113),
-        Operation("patch detail", [f"/patches/{pid}" for pid in patches], 6),
+        Operation("title search (q)", [f"/api/patches?q={word}" for word in SEARCH_WORDS], 113),
+        Operation("patch detail", [f"/api/patches/{pid}" for pid in patches], 6),
         Operation(
             "discussion (28 messages)",
-            [f"/patches/{pid}/discussion" for pid in long_threads],
+            [f"/api/patches/{pid}/discussion" for pid in long_threads],
             41,
             "28 comments",
         ),
-        Operation("stats", ["/stats"]),
+        Operation("stats", ["/api/stats"]),
     ]
 
 

@@ -84,7 +84,7 @@ def api_base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def api_schema(api_base_url: str) -> Any:
-    schema = schemathesis.openapi.from_url(f"{api_base_url}/openapi.json", timeout=10)
+    schema = schemathesis.openapi.from_url(f"{api_base_url}/api/openapi.json", timeout=10)
     schema.config.update(base_url=api_base_url)
     return schema
 
@@ -194,14 +194,14 @@ def test_schema_documents_every_route(api_schema: Any) -> None:
     """The fuzzing above covers every route the API offers."""
     paths = set(api_schema.raw_schema["paths"])
     for expected in (
-        "/projects",
-        "/patches",
-        "/patches/{id}",
-        "/patches/{id}/discussion",
-        "/series/{id}",
-        "/people/{email}/patches",
-        "/stats",
-        "/health",
+        "/api/projects",
+        "/api/patches",
+        "/api/patches/{id}",
+        "/api/patches/{id}/discussion",
+        "/api/series/{id}",
+        "/api/people/{email}/patches",
+        "/api/stats",
+        "/api/health",
     ):
         normalized = {
             path.replace("{patch_id}", "{id}").replace("{series_id}", "{id}") for path in paths

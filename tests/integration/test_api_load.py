@@ -32,16 +32,16 @@ def load_paths() -> list[str]:
     submitter = raw_patches[0]["submitter"]
     series = json.loads((patchwork_dump() / "series.json").read_text())[0]["id"]
     return [
-        "/health",
-        "/projects",
-        "/patches",
-        "/patches?limit=200",
-        "/patches?project=netfilter-devel&state=accepted",
-        "/patches?q=netfilter",
-        f"/people/{submitter['email']}/patches",
-        f"/series/{series}",
-        "/stats",
-        *(f"/patches/{pid}" for pid in patches),
+        "/api/health",
+        "/api/projects",
+        "/api/patches",
+        "/api/patches?limit=200",
+        "/api/patches?project=netfilter-devel&state=accepted",
+        "/api/patches?q=netfilter",
+        f"/api/people/{submitter['email']}/patches",
+        f"/api/series/{series}",
+        "/api/stats",
+        *(f"/api/patches/{pid}" for pid in patches),
     ]
 
 
@@ -77,7 +77,7 @@ def test_served_api_keeps_answering_with_many_connections(tmp_path: Path) -> Non
             result = run_httpx_loop(base_url, paths, seconds=2, connections=16)
         health: int | str
         try:
-            health = httpx.get(f"{base_url}/health", timeout=5).status_code
+            health = httpx.get(f"{base_url}/api/health", timeout=5).status_code
         except httpx.HTTPError as exc:
             health = repr(exc)
     print(f"{result.tool}: {result.requests} requests with 16 connections; /health {health}")

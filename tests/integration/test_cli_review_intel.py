@@ -68,12 +68,12 @@ def test_fetching_from_the_cli_then_serving_shows_chains_and_statuses(
     )
     service.start()
     try:
-        versions = httpx.get(f"{service.url}/series/{VLAN_CHAIN[2]}/versions").json()
+        versions = httpx.get(f"{service.url}/api/series/{VLAN_CHAIN[2]}/versions").json()
         ids = [v["series_id"] for v in versions["versions"]]
         assert [sid for sid in ids if sid in VLAN_CHAIN] == VLAN_CHAIN
         assert versions["latest"] == VLAN_CHAIN[-1]
         assert {v["status"] for v in versions["versions"][:-1]} <= {"superseded", "accepted"}
-        patch = httpx.get(f"{service.url}/patches/{REVIEWED_PATCH}").json()
+        patch = httpx.get(f"{service.url}/api/patches/{REVIEWED_PATCH}").json()
         assert patch["status"]["status"] == "reviewed"
     finally:
         assert service.stop()

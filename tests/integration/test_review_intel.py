@@ -116,7 +116,7 @@ def test_reviewed_means_a_review_from_someone_else(world):
 
 
 def test_versions_route_lists_the_chain_with_statuses(http):
-    answer = http.get(f"/series/{VLAN_CHAIN[3]}/versions")
+    answer = http.get(f"/api/series/{VLAN_CHAIN[3]}/versions")
     assert answer.status_code == 200
     body = answer.json()
     ids = [v["series_id"] for v in body["versions"] if v["resend_of"] is None]
@@ -125,13 +125,13 @@ def test_versions_route_lists_the_chain_with_statuses(http):
     by_id = {v["series_id"]: v for v in body["versions"]}
     assert by_id[VLAN_CHAIN[0]]["status"] == "superseded"
     assert by_id[VLAN_CHAIN[1]]["rule"] in {"change-id", "in-reply-to", "lore-link", "subject"}
-    assert http.get("/series/99999999/versions").status_code == 404
+    assert http.get("/api/series/99999999/versions").status_code == 404
 
 
 def test_versions_route_states_the_series_status_review_intel_stored(http, world):
     links = world["store"].reviews.get_links(VLAN_CHAIN)
     assert all(link.status is not None for link in links.values())
-    body = http.get(f"/series/{VLAN_CHAIN[-1]}/versions").json()
+    body = http.get(f"/api/series/{VLAN_CHAIN[-1]}/versions").json()
     by_id = {v["series_id"]: v["status"] for v in body["versions"]}
     assert {sid: by_id[sid] for sid in VLAN_CHAIN} == {sid: links[sid].status for sid in VLAN_CHAIN}
     assert set(by_id.values()) - {"superseded", "accepted"}, "the newest version is open"
@@ -144,26 +144,26 @@ def test_review_status_filter_pages_only_matching_patches(http):
         params = {"project": PROJECT, "review_status": "reviewed", "limit": "50"}
         if cursor:
             params["cursor"] = cursor
-        body = http.get("/patches", params=params).json()
+        body = http.get("/api/patches", params=params).json()
         seen.extend(body["items"])
         cursor = body["next_cursor"]
         if not cursor:
             break
     assert seen and {item["review_status"] for item in seen} == {"reviewed"}
     assert len({item["id"] for item in seen}) == len(seen)
-    bad = http.get("/patches", params={"review_status": "lgtm"})
+    bad = http.get("/api/patches", params={"review_status": "lgtm"})
     assert bad.status_code == 400 and "review_status" in bad.text
 
 
 def test_person_view_lists_given_reviews(http, world):
-    body = http.get("/people/pablo@netfilter.org/reviews", params={"limit": "200"}).json()
+    body = http.get("/api/people/pablo@netfilter.org/reviews", params={"limit": "200"}).json()
     assert any(item["id"] == 55 for item in body["given"])
     assert all(item["review_status"] in {"unreviewed", "in-discussion"} for item in body["pending"])
-    assert http.get("/people/not-an-address/reviews").status_code == 400
+    assert http.get("/api/people/not-an-address/reviews").status_code == 400
 
 
 def test_atom_feed_of_a_filtered_list_is_valid_atom(http):
-    answer = http.get("/patches.atom", params={"project": PROJECT, "limit": "20"})
+    answer = http.get("/api/patches.atom", params={"project": PROJECT, "limit": "20"})
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("application/atom+xml")
     feed = ET.fromstring(answer.content)
@@ -174,22 +174,22 @@ def test_atom_feed_of_a_filtered_list_is_valid_atom(http):
         for child in ("id", "title", "updated", "author", "link", "summary"):
             assert entry.find(f"{ATOM}{child}") is not None, child
     assert len({e.findtext(f"{ATOM}id") for e in entries}) == 20
-    assert http.get("/patches.atom", params={"review_status": "nope"}).status_code == 400
+    assert http.get("/api/patches.atom", params={"review_status": "nope"}).status_code == 400
 
 
 def test_changes_cursor_flows_from_latest(http, world):
-    start = http.get("/changes").json()
+    start = http.get("/api/changes").json()
     assert start["items"] == [] and start["cursor"]
-    quiet = http.get("/changes", params={"updated_since": start["cursor"]}).json()
+    quiet = http.get("/api/changes", params={"updated_since": start["cursor"]}).json()
     assert quiet["items"] == [] and quiet["cursor"] == start["cursor"]
     # A state change made in the store shows up once, then never again.
     store = world["store"]
     patch = store.patches.get_patch(55)
     assert patch is not None
     store.patches.upsert_patches([patch.model_copy(update={"state": "accepted"})])
-    moved = http.get("/changes", params={"updated_since": start["cursor"]}).json()
+    moved = http.get("/api/changes", params={"updated_since": start["cursor"]}).json()
     assert [(c["kind"], c["key"]) for c in moved["items"]] == [("patch", "55")]
-    after = http.get("/changes", params={"updated_since": moved["cursor"]}).json()
+    after = http.get("/api/changes", params={"updated_since": moved["cursor"]}).json()
     assert after["items"] == []
-    garbage = http.get("/changes", params={"updated_since": "not-a-cursor"})
+    garbage = http.get("/api/changes", params={"updated_since": "not-a-cursor"})
     assert garbage.status_code == 400

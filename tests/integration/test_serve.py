@@ -80,7 +80,7 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
     api = httpx.Client(base_url=service.url, timeout=10)
     try:
         # The API answers while the backfill runs …
-        assert api.get("/health").json()["status"] == "ok"
+        assert api.get("/api/health").json()["status"] == "ok"
         clock.wait_for_idle()
         # … and once it is done, holds what the peers hold.
         backfill = service.scheduler.history[0]
@@ -91,13 +91,13 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
             "review-intel",
         ]
         assert all(s.completed for s in backfill.summaries)
-        stats = api.get("/stats").json()
+        stats = api.get("/api/stats").json()
         assert stats["patches"] == len(patchwork.data.list_patches())
-        patch = api.get(f"/patches/{PATCH}").json()
+        patch = api.get(f"/api/patches/{PATCH}").json()
         upstream = patchwork.data.get_patch(PATCH)
         assert upstream is not None
         assert (patch["name"], patch["state"]) == (upstream["name"], upstream["state"])
-        discussion = api.get(f"/patches/{PATCH}/discussion").json()
+        discussion = api.get(f"/api/patches/{PATCH}/discussion").json()
         # The whole thread public-inbox serves: the patch and its 28 replies (more when an
         # earlier test of the session delivered some).
         mbox = httpx.get(f"{public_inbox.inbox_url(PROJECT)}{patch['msgid']}/t.mbox.gz")
@@ -109,10 +109,10 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
         patchwork.data.set_state(PATCH, "accepted")
         clock.advance(timedelta(minutes=39))  # 09:59
         clock.wait_for_idle()
-        assert api.get(f"/patches/{PATCH}").json()["state"] == upstream["state"]
+        assert api.get(f"/api/patches/{PATCH}").json()["state"] == upstream["state"]
         clock.advance(timedelta(minutes=1))  # 10:00
         clock.wait_for_idle()
-        assert api.get(f"/patches/{PATCH}").json()["state"] == "accepted"
+        assert api.get(f"/api/patches/{PATCH}").json()["state"] == "accepted"
         hourly = service.scheduler.history[-1]
         assert hourly.name == "hourly"
         assert [s.job for s in hourly.summaries] == [
@@ -123,7 +123,7 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
         # Incremental: the events and the newest patches, not the whole project again.
         assert hourly.summaries[0].requests <= 3
         assert "hourly: fetch-patches:" in caplog.text
-        last = api.get("/stats").json()["last_runs"][RECORD_PREFIX + "hourly"]
+        last = api.get("/api/stats").json()["last_runs"][RECORD_PREFIX + "hourly"]
         assert last["status"] == "ok"
         assert last["started_at"].startswith("2025-12-01T10:00:00")
     finally:
@@ -133,7 +133,7 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
     assert clean
     # Stopped: the port no longer answers, and the scheduler thread is gone.
     with pytest.raises(httpx.TransportError):
-        httpx.get(f"{service.url}/health", timeout=2)
+        httpx.get(f"{service.url}/api/health", timeout=2)
     assert service.scheduler.join(0)
     assert not [t for t in threading.enumerate() if t.name in ("scheduler", "api")]
 
@@ -161,13 +161,13 @@ def test_upstream_down_the_api_still_serves_and_the_log_says_it_will_retry(
     try:
         clock.wait_for_idle()
         # Nothing ever synced: a monitor sees it, while the API still answers.
-        health = httpx.get(f"{service.url}/health")
+        health = httpx.get(f"{service.url}/api/health")
         assert health.status_code == 200
         assert health.json()["status"] == "degraded"
         assert health.json()["reasons"] == [
             "fetch-patches: never succeeded; its last run ended failed"
         ]
-        assert httpx.get(f"{service.url}/patches").status_code == 200
+        assert httpx.get(f"{service.url}/api/patches").status_code == 200
         warning = [r.getMessage() for r in caplog.records if "will retry" in r.getMessage()]
         assert len(warning) == 1
         assert warning[0].startswith("backfill: fetch-patches did not complete (")
@@ -181,8 +181,8 @@ def test_upstream_down_the_api_still_serves_and_the_log_says_it_will_retry(
         clock.advance(timedelta(minutes=40))
         clock.wait_for_idle()
         assert service.scheduler.history[-1].status == "ok"
-        assert httpx.get(f"{service.url}/patches/{PATCH}").status_code == 200
-        assert httpx.get(f"{service.url}/health").json()["status"] == "ok"
+        assert httpx.get(f"{service.url}/api/patches/{PATCH}").status_code == 200
+        assert httpx.get(f"{service.url}/api/health").json()["status"] == "ok"
     finally:
         assert service.stop()
         patchwork.reset()
@@ -221,7 +221,7 @@ def test_python_m_serve_answers_health_and_exits_0_on_sigterm(tmp_path):
             if " API at " in line:
                 url = line.split(" API at ", 1)[1].split()[0]
         assert url, "".join(lines)
-        health = httpx.get(f"{url}/health", timeout=5)
+        health = httpx.get(f"{url}/api/health", timeout=5)
         # ok, or degraded once the backfill has failed (upstream is unreachable): both 200.
         assert health.status_code == 200 and health.json()["store"] == "reachable"
         proc.send_signal(signal.SIGTERM)

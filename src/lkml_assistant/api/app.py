@@ -143,7 +143,7 @@ class LocalApi:
 def create_local_app(store: Store, settings: Settings) -> LocalApi:
     """An ASGI app answering from ``store``; the caller keeps the store open while it runs."""
     resolver = new_resolver(settings)
-    install(resolver, QueryService(store))
+    install(resolver, QueryService(store), lore_url=settings.lore_url)
     freeze_long_lived_objects()
     return LocalApi(resolver)
 

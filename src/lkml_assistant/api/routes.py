@@ -15,7 +15,6 @@ answers 422 by default), an unknown query parameter or a control character in an
 # No `from __future__ import annotations`: Powertools reads the route signatures at runtime.
 
 import logging
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -24,13 +23,29 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, 
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from lkml_assistant import __version__
 from lkml_assistant.api.feed import MEDIA_TYPE as ATOM_MEDIA_TYPE
 from lkml_assistant.api.feed import atom_feed
+from lkml_assistant.api.params import (
+    Cursor,
+    Email,
+    Limit,
+    MsgidFilter,
+    PatchId,
+    ProjectFilter,
+    ReviewStatusFilter,
+    SeriesFilter,
+    SeriesId,
+    SinceFilter,
+    StateFilter,
+    SubmitterFilter,
+    UntilFilter,
+    WordsFilter,
+)
 from lkml_assistant.models.api import (
     ChangesOut,
     DiscussionOut,
@@ -39,30 +54,30 @@ from lkml_assistant.models.api import (
     HealthOut,
     PatchDetail,
     PatchPage,
+    PersonDetail,
     PersonReviewsOut,
     ProjectList,
     SeriesDetail,
     StatsOut,
     VersionsOut,
 )
-from lkml_assistant.models.review import REVIEW_STATUSES
 from lkml_assistant.services.queries.errors import InvalidRequestError, ResourceNotFoundError
 from lkml_assistant.services.queries.service import QueryService
 from lkml_assistant.services.queries.validation import (
     DEFAULT_LIMIT,
     MAX_CHANGES,
     MAX_CURSOR_LENGTH,
-    MAX_EMAIL_LENGTH,
-    MAX_ID,
-    MAX_LIMIT,
-    MAX_MSGID_LENGTH,
-    MAX_QUERY_LENGTH,
     build_patch_query,
     check_parameters,
     check_text,
 )
+from lkml_assistant.web.pages import API_PREFIX, base_path, build_pages, is_page
+from lkml_assistant.web.render import error_page
 
 log = logging.getLogger(__name__)
+
+DOCS_PATH = f"{API_PREFIX}/docs"
+DEFAULT_LORE_URL = "https://lore.kernel.org"
 
 API_TITLE = "LKML Assistant"
 API_DESCRIPTION = (
@@ -99,31 +114,6 @@ def _answers(model: type[BaseModel], *, not_found: bool = True) -> dict[int, Ope
     return answers
 
 
-PatchId = Annotated[int, Path(ge=1, le=MAX_ID, description="Patchwork's patch id.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}.")]
-Cursor = Annotated[
-    str | None,
-    Query(
-        max_length=MAX_CURSOR_LENGTH,
-        description="next_cursor of the previous page; only valid with the same filters.",
-    ),
-]
-
-
-ReviewStatusFilter = Annotated[
-    list[str] | None,
-    Query(description=f"review status ({REVIEW_STATUSES}); repeat for any of several"),
-]
-SeriesId = Annotated[int, Path(ge=1, le=MAX_ID, description="Patchwork's series id.")]
-MsgidFilter = Annotated[
-    str | None,
-    Query(
-        max_length=MAX_MSGID_LENGTH,
-        description="the patch mail's Message-ID, with or without angle brackets",
-    ),
-]
-
-
 def _patch_lists(router: Router, service: QueryService) -> None:
     """``/patches`` and its Atom twin: the same filters, one as JSON pages, one as a feed."""
 
@@ -137,22 +127,13 @@ def _patch_lists(router: Router, service: QueryService) -> None:
     )
     def list_patches(
         *,
-        project: Annotated[str | None, Query(max_length=100, description="link name")] = None,
-        state: Annotated[
-            list[str] | None, Query(description="state slug; repeat for any of several")
-        ] = None,
-        submitter: Annotated[
-            str | None, Query(max_length=MAX_EMAIL_LENGTH, description="submitter's e-mail")
-        ] = None,
-        series: Annotated[int | None, Query(ge=1, le=MAX_ID, description="series id")] = None,
-        q: Annotated[
-            str | None,
-            Query(max_length=MAX_QUERY_LENGTH, description="words that must all be in the title"),
-        ] = None,
-        since: Annotated[
-            datetime | None, Query(description="submitted at or after (ISO 8601; naive = UTC)")
-        ] = None,
-        until: Annotated[datetime | None, Query(description="submitted before")] = None,
+        project: ProjectFilter = None,
+        state: StateFilter = None,
+        submitter: SubmitterFilter = None,
+        series: SeriesFilter = None,
+        q: WordsFilter = None,
+        since: SinceFilter = None,
+        until: UntilFilter = None,
         review_status: ReviewStatusFilter = None,
         msgid: MsgidFilter = None,
         limit: Limit = DEFAULT_LIMIT,
@@ -184,16 +165,11 @@ def _patch_lists(router: Router, service: QueryService) -> None:
     )
     def patches_feed(
         *,
-        project: Annotated[str | None, Query(max_length=100, description="link name")] = None,
-        state: Annotated[list[str] | None, Query(description="state slug")] = None,
-        submitter: Annotated[
-            str | None, Query(max_length=MAX_EMAIL_LENGTH, description="submitter's e-mail")
-        ] = None,
-        series: Annotated[int | None, Query(ge=1, le=MAX_ID, description="series id")] = None,
-        q: Annotated[
-            str | None,
-            Query(max_length=MAX_QUERY_LENGTH, description="words that must all be in the title"),
-        ] = None,
+        project: ProjectFilter = None,
+        state: StateFilter = None,
+        submitter: SubmitterFilter = None,
+        series: SeriesFilter = None,
+        q: WordsFilter = None,
         review_status: ReviewStatusFilter = None,
         msgid: MsgidFilter = None,
         limit: Limit = 50,
@@ -218,6 +194,34 @@ def _patch_lists(router: Router, service: QueryService) -> None:
             feed_id=f"urn:lkml-assistant:patches:{described}",
         )
         return Response(status_code=200, content_type=ATOM_MEDIA_TYPE, body=body)
+
+
+def _health(router: Router, service: QueryService, *, documented: bool = True) -> None:
+    """``/health``: under ``/api`` with the rest, and at the root for load balancers."""
+
+    @router.get(
+        "/health",
+        include_in_schema=documented,
+        summary="Store reachability, and each scheduled job's last success",
+        description="status is degraded (still 200) once a job's last success is older than "
+        "twice its schedule; reasons say which. 503 when the store does not answer.",
+        responses={
+            200: {
+                "description": "Store reachable (ok or degraded)",
+                "content": {JSON: {"model": HealthOut}},
+            },
+            **_ERRORS,
+            503: {"description": "Store unreachable", "content": {JSON: {"model": HealthOut}}},
+        },
+    )
+    def health() -> Response[HealthOut]:
+        result = service.health()
+        # A load balancer must see a store outage without parsing the body.
+        return Response(
+            status_code=503 if result.status == "unavailable" else 200,
+            content_type=JSON,
+            body=result,
+        )
 
 
 def build_router(service: QueryService) -> Router:
@@ -269,7 +273,7 @@ def build_router(service: QueryService) -> Router:
         responses=_answers(PersonReviewsOut),
     )
     def person_reviews(
-        email: Annotated[str, Path(max_length=MAX_EMAIL_LENGTH, description="e-mail address")],
+        email: Email,
         limit: Limit = DEFAULT_LIMIT,
     ) -> PersonReviewsOut:
         return service.person_reviews(email, limit=limit)
@@ -310,11 +314,24 @@ def build_router(service: QueryService) -> Router:
         responses=_answers(PatchPage),
     )
     def person_patches(
-        email: Annotated[str, Path(max_length=MAX_EMAIL_LENGTH, description="e-mail address")],
+        email: Email,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> PatchPage:
         return service.person_patches(email, limit=limit, cursor=cursor)
+
+    @router.get(
+        "/people/<email>",
+        summary="A person: their patches (paged), those waiting on reviewers, reviews given",
+        tags=["people"],
+        responses=_answers(PersonDetail),
+    )
+    def person(
+        email: Email,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> PersonDetail:
+        return service.person(email, limit=limit, cursor=cursor)
 
     @router.get(
         "/stats",
@@ -324,33 +341,14 @@ def build_router(service: QueryService) -> Router:
     def stats() -> StatsOut:
         return service.stats()
 
-    @router.get(
-        "/health",
-        summary="Store reachability, and each scheduled job's last success",
-        description="status is degraded (still 200) once a job's last success is older than "
-        "twice its schedule; reasons say which. 503 when the store does not answer.",
-        responses={
-            200: {
-                "description": "Store reachable (ok or degraded)",
-                "content": {JSON: {"model": HealthOut}},
-            },
-            **_ERRORS,
-            503: {"description": "Store unreachable", "content": {JSON: {"model": HealthOut}}},
-        },
-    )
-    def health() -> Response[HealthOut]:
-        result = service.health()
-        # A load balancer must see a store outage without parsing the body.
-        return Response(
-            status_code=503 if result.status == "unavailable" else 200,
-            content_type=JSON,
-            body=result,
-        )
+    _health(router, service)
 
     return router
 
 
-def _error(status: int, error: str, details: list[ErrorDetail] | None = None) -> Response[str]:
+def _json_error(
+    status: int, error: str, details: list[ErrorDetail] | None = None
+) -> Response[str]:
     body = ErrorOut(error=error, details=details or [])
     return Response(status_code=status, content_type=JSON, body=body.model_dump_json())
 
@@ -368,15 +366,15 @@ def _validation_details(exc: RequestValidationError) -> list[ErrorDetail]:
 def _strict_parameters(app: ApiGatewayResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Every documented route takes only the query parameters its signature declares.
 
-    The pages Powertools serves (``/docs`` reads ``format``) and ``/openapi.json`` are not
-    held to it; control characters are refused everywhere."""
+    The pages for people are held to it too; only the page Powertools serves (``/api/docs``
+    reads ``format``) is not. Control characters are refused everywhere."""
     route = app.context.get("_route")
     query = app.current_event.resolved_query_string_parameters or {}
     if route is None:
         accepted, path = set(query), {}
     else:
         accepted = {field.alias for field in route.dependant.query_params}
-        if not route.include_in_schema:
+        if route.path == DOCS_PATH:
             accepted |= set(query)
         # After validation the route's arguments hold the query's values too.
         arguments = app.context.get("_route_args") or {}
@@ -397,10 +395,23 @@ def _offline_swagger(app: ApiGatewayResolver, next_middleware: NextMiddleware) -
     return response
 
 
-def install(app: ApiGatewayResolver, service: QueryService) -> None:
-    """Add the routes, the JSON error mapping, /openapi.json and /docs to a resolver."""
+def install(
+    app: ApiGatewayResolver, service: QueryService, *, lore_url: str = DEFAULT_LORE_URL
+) -> None:
+    """Add the JSON routes under /api (with /api/openapi.json and /api/docs), /health at the
+    root too, the pages for people, and the error mapping: JSON under /api, pages elsewhere."""
     app.use(middlewares=[_strict_parameters])
-    app.include_router(build_router(service))
+    app.include_router(build_router(service), prefix=API_PREFIX)
+    root = Router()  # type: ignore[no-untyped-call]
+    _health(root, service, documented=False)
+    app.include_router(root)
+    app.include_router(build_pages(service, lore_url=lore_url))
+
+    def _error(status: int, error: str, details: list[ErrorDetail] | None = None) -> Response[str]:
+        event = app.current_event
+        if is_page(event.path):
+            return error_page(status, error, details, base=base_path(event))
+        return _json_error(status, error, details)
 
     def invalid_parameters(exc: RequestValidationError) -> Response[str]:
         return _error(400, "invalid request", _validation_details(exc))
@@ -437,7 +448,7 @@ def install(app: ApiGatewayResolver, service: QueryService) -> None:
 
     schema: list[str] = []
 
-    @app.get("/openapi.json", include_in_schema=False)
+    @app.get(f"{API_PREFIX}/openapi.json", include_in_schema=False)
     def openapi() -> Response[str]:
         if not schema:  # built once: the routes do not change after start-up
             schema.append(
@@ -448,7 +459,7 @@ def install(app: ApiGatewayResolver, service: QueryService) -> None:
         return Response(status_code=200, content_type=JSON, body=schema[0])
 
     app.enable_swagger(
-        path="/docs",
+        path=DOCS_PATH,
         title=API_TITLE,
         version=__version__,
         description=API_DESCRIPTION,

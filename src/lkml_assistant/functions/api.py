@@ -32,7 +32,7 @@ def _resolver() -> APIGatewayRestResolver:
         if _app is None:
             settings = load_settings()
             app = new_resolver(settings)
-            install(app, QueryService(open_store(settings)))
+            install(app, QueryService(open_store(settings)), lore_url=settings.lore_url)
             freeze_long_lived_objects()
             _app = app
         return _app

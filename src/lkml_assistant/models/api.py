@@ -126,6 +126,10 @@ class CarriedReviewOut(_Out):
 
 class ReviewStatusOut(_Out):
     status: ReviewStatus
+    reason: str = Field(
+        description="Why: the Patchwork state, commit, later version, NAK, review trailers "
+        "or replies the status rests on."
+    )
     reviewers: list[str] = Field(description="Who gave a review trailer or NAK, carried too.")
     given: list[TrailerOut] = Field(description="Review trailers and NAKs given to this patch.")
     carried: list[CarriedReviewOut] = Field(
@@ -187,6 +191,9 @@ class SeriesPatchOut(_Out):
     id: int
     name: str
     state: str
+    review_status: ReviewStatus = Field(
+        ReviewStatus.UNREVIEWED, description="Across the versions of the series."
+    )
 
 
 class CoverLetterOut(_Out):
@@ -195,6 +202,9 @@ class CoverLetterOut(_Out):
     name: str | None
     date: datetime | None
     list_archive_url: str | None
+    body: str | None = Field(
+        None, description="The cover letter's text, when its thread is stored."
+    )
 
 
 class SeriesDetail(_Out):
@@ -300,3 +310,26 @@ class PersonReviewsOut(_Out):
     given: list[PatchItem] = Field(
         description="Patches the person gave a Reviewed-by, Acked-by, Tested-by or NAK to."
     )
+
+
+class ReviewGivenOut(_Out):
+    patch: PatchItem
+    trailers: list[TrailerOut] = Field(
+        description="What the person gave this patch: Reviewed-by, Acked-by, Tested-by, NAK "
+        "(carried from an earlier version too)."
+    )
+
+
+class PersonDetail(_Out):
+    """Everything about one person at once: the twin of the ``/people/{email}`` page."""
+
+    email: str
+    name: str | None = Field(description="As their newest mail gives it, if any.")
+    submitted: list[PatchItem] = Field(description="Their patches, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page of submitted; null at the end."
+    )
+    pending: list[PatchItem] = Field(
+        description="Their own patches still waiting: unreviewed or in discussion."
+    )
+    given: list[ReviewGivenOut] = Field(description="Reviews they gave, newest first.")

@@ -41,6 +41,11 @@ def escape_message_id(message_id: str) -> str:
     return escaped
 
 
+def message_url(base_url: str, list_name: str, message_id: str) -> str:
+    """A message's page on a public-inbox origin (lore or a mirror)."""
+    return f"{base_url.rstrip('/')}/{escape_message_id(list_name)}/{escape_message_id(message_id)}/"
+
+
 def list_from_archive_url(url: str | None) -> str | None:
     """``https://lore.kernel.org/netfilter-devel/<msgid>/`` → ``netfilter-devel``."""
     if not url:
@@ -72,7 +77,7 @@ class LoreClient:
         return f"{self.base_url}/{escape_message_id(list_name)}/"
 
     def message_url(self, list_name: str, message_id: str) -> str:
-        return f"{self.list_url(list_name)}{escape_message_id(message_id)}/"
+        return message_url(self.base_url, list_name, message_id)
 
     def thread_mbox(self, list_name: str, message_id: str) -> bytes | None:
         """The gzip mboxrd of the thread holding ``message_id``; None when lore has no such mail."""

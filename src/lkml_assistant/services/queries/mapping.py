@@ -38,6 +38,7 @@ from lkml_assistant.models.records import (
     StoredMessage,
 )
 from lkml_assistant.models.review import ReviewStatus
+from lkml_assistant.services.queries.reasons import status_reason
 
 
 def person_out(person: Person) -> PersonOut:
@@ -60,7 +61,7 @@ def _series_refs(patch: Patch) -> list[SeriesRefOut]:
     ]
 
 
-def _trailer(trailer: Trailer) -> TrailerOut:
+def trailer_out(trailer: Trailer) -> TrailerOut:
     return TrailerOut(
         kind=str(trailer.kind),
         name=trailer.name,
@@ -82,21 +83,22 @@ def _review_summary(discussion: PatchDiscussion) -> ReviewSummaryOut:
         series_reply_count=summary.series_reply_count,
         participants=list(summary.participants),
         last_activity=summary.last_activity,
-        trailers=[_trailer(t) for t in summary.trailers],
-        naks=[_trailer(t) for t in summary.naks],
-        carried=[_trailer(t) for t in summary.carried],
+        trailers=[trailer_out(t) for t in summary.trailers],
+        naks=[trailer_out(t) for t in summary.naks],
+        carried=[trailer_out(t) for t in summary.carried],
         fetched_at=discussion.fetched_at,
     )
 
 
-def _review_status(review: PatchReview) -> ReviewStatusOut:
+def _review_status(patch: Patch, review: PatchReview) -> ReviewStatusOut:
     return ReviewStatusOut(
         status=ReviewStatus(review.status),
+        reason=status_reason(patch, review),
         reviewers=list(review.reviewers),
-        given=[_trailer(t) for t in review.given],
+        given=[trailer_out(t) for t in review.given],
         carried=[
             CarriedReviewOut(
-                trailer=_trailer(c.trailer),
+                trailer=trailer_out(c.trailer),
                 from_series=c.from_series,
                 from_version=c.from_version,
             )
@@ -148,11 +150,16 @@ def patch_detail(
         web_url=patch.web_url,
         list_archive_url=patch.list_archive_url,
         review=_review_summary(discussion) if discussion else None,
-        status=_review_status(review) if review else None,
+        status=_review_status(patch, review) if review else None,
     )
 
 
-def series_detail(series: Series, patches: Mapping[int, Patch]) -> SeriesDetail:
+def series_detail(
+    series: Series,
+    patches: Mapping[int, Patch],
+    reviews: Mapping[int, PatchReview],
+    cover_body: str | None = None,
+) -> SeriesDetail:
     cover = series.cover_letter
     return SeriesDetail(
         id=series.id,
@@ -170,11 +177,20 @@ def series_detail(series: Series, patches: Mapping[int, Patch]) -> SeriesDetail:
             name=cover.name,
             date=cover.date,
             list_archive_url=cover.list_archive_url,
+            body=cover_body,
         )
         if cover
         else None,
         patches=[
-            SeriesPatchOut(id=p.id, name=p.name, state=p.state) for _, p in sorted(patches.items())
+            SeriesPatchOut(
+                id=p.id,
+                name=p.name,
+                state=p.state,
+                review_status=ReviewStatus(reviews[p.id].status)
+                if p.id in reviews
+                else ReviewStatus.UNREVIEWED,
+            )
+            for _, p in sorted(patches.items())
         ],
         web_url=series.web_url,
     )
@@ -243,7 +259,7 @@ def message_tree(messages: list[StoredMessage], root_id: str) -> MessageOut:
             depth=depth[message_id],
             link=message.link,
             has_patch=message.has_patch,
-            trailers=[_trailer(t) for t in message.trailers],
+            trailers=[trailer_out(t) for t in message.trailers],
             body=message.body,
             quoted_lines=list(message.quoted_lines),
             children=[built[child] for child in children[message_id]],

@@ -24,8 +24,10 @@ from lkml_assistant.models.api import (
     PatchDetail,
     PatchItem,
     PatchPage,
+    PersonDetail,
     PersonReviewsOut,
     ProjectList,
+    ReviewGivenOut,
     SeriesDetail,
     StatsOut,
     VersionOut,
@@ -47,6 +49,7 @@ from lkml_assistant.services.queries.mapping import (
     project_out,
     run_out,
     series_detail,
+    trailer_out,
 )
 from lkml_assistant.services.queries.validation import (
     DEFAULT_LIMIT,
@@ -139,7 +142,20 @@ class QueryService:
         series = self.store.series.get_series(series_id)
         if series is None:
             raise ResourceNotFoundError(f"no series {series_id}")
-        return series_detail(series, self.store.patches.get_patches(series.patch_ids))
+        patches = self.store.patches.get_patches(series.patch_ids)
+        reviews = self.store.reviews.get_reviews(series.patch_ids)
+        return series_detail(series, patches, reviews, self._cover_body(series.patch_ids))
+
+    def _cover_body(self, patch_ids: Sequence[int]) -> str | None:
+        """The cover letter's text: the root of its patches' thread, when that is stored."""
+        for patch_id in patch_ids[:1]:
+            discussion = self.store.discussions.get_discussion(patch_id)
+            if discussion is None or discussion.thread_root is None:
+                return None
+            for message in self.store.discussions.thread_messages(discussion.thread_root):
+                if message.message_id == discussion.thread_root and not message.has_patch:
+                    return message.body
+        return None
 
     def versions(self, series_id: int) -> VersionsOut:
         """Every version of a series, oldest first, with the status review-intel gave each."""
@@ -231,6 +247,48 @@ class QueryService:
             email=address,
             pending=self._items(pending),
             given=self._items([given[r.patch_id] for r in given_reviews if r.patch_id in given]),
+        )
+
+    def person(
+        self, email: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> PersonDetail:
+        """What a person submitted (paged), what of it waits on reviewers, the reviews they gave."""
+        address = check_email(email, "path.email")
+        check_limit(limit)
+        submitted = self.patches(PatchQuery(submitter=address), limit=limit, cursor=cursor)
+        pending = self.store.patches.page_patches(
+            PatchQuery(submitter=address, review_states=PENDING_STATES), limit=limit
+        )
+        key = address.casefold()
+        given_reviews = self.store.reviews.reviews_given_by(key, limit=limit)
+        found = self.store.patches.get_patches(r.patch_id for r in given_reviews)
+        reviewed = [found[r.patch_id] for r in given_reviews if r.patch_id in found]
+        items = {item.id: item for item in self._items(reviewed)}
+        given = []
+        for review in given_reviews:
+            if review.patch_id not in items:
+                continue
+            trailers = [
+                *review.given,
+                *(c.trailer for c in review.carried),
+            ]
+            mine = [t for t in trailers if (t.given_by_email or t.email).casefold() == key]
+            given.append(
+                ReviewGivenOut(
+                    patch=items[review.patch_id], trailers=[trailer_out(t) for t in mine]
+                )
+            )
+        name = next(
+            (i.submitter.name for i in submitted.items if i.submitter.name),
+            next((t.given_by_name for g in given for t in g.trailers if t.given_by_name), None),
+        )
+        return PersonDetail(
+            email=address,
+            name=name,
+            submitted=submitted.items,
+            next_cursor=submitted.next_cursor,
+            pending=self._items(pending),
+            given=given,
         )
 
     def stats(self) -> StatsOut:
