@@ -95,6 +95,8 @@ def proxy_event(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     }
 
 
+# Answers that carry no body, and so no Content-Length (RFC 9110, 8.6).
+_NO_CONTENT = frozenset({204, 304})
 # No Lambda runtime here: the routes never read the context.
 _LOCAL_CONTEXT = LambdaContext()
 
@@ -134,9 +136,11 @@ class LocalApi:
             )
         payload = answer.get("body") or ""
         data = base64.b64decode(payload) if answer.get("isBase64Encoded") else payload.encode()
-        await send(
-            {"type": "http.response.start", "status": answer["statusCode"], "headers": headers}
-        )
+        status = answer["statusCode"]
+        if status not in _NO_CONTENT and not any(name == b"content-length" for name, _ in headers):
+            # A length, not chunked framing: uvicorn then sends the body as it is, uncopied.
+            headers.append((b"content-length", str(len(data)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
 
 
