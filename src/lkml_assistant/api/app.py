@@ -9,8 +9,9 @@ Why not Powertools' ``HttpResolverLocal``: it runs sync middleware (validation) 
 threads that then wait on the event loop for the next step. Past a handful of concurrent
 requests every pool thread waits and the server stops answering for good (seen with 16 wrk
 connections on 2 cores), and the two thread hops per request were most of a patch detail's
-latency. Here the resolver runs in the event loop itself, one request at a time: the store is a
-single SQLite connection behind a lock anyway, and every route answers in milliseconds.
+latency. Here the resolver runs in the event loop itself, one request at a time: every route
+answers in milliseconds, and `serve` uses the other cores with more processes, each with a
+store connection of its own (:mod:`lkml_assistant.local.workers`), not with threads.
 """
 
 from __future__ import annotations

@@ -193,6 +193,13 @@ class LocalService:
         self._sock: socket.socket | None = None
         self._lock: contextlib.ExitStack | None = None
 
+    @property
+    def worker_pids(self) -> list[int]:
+        """The process ids of the API workers (none when the API runs in this process)."""
+        if isinstance(self._api, _ApiWorkers):
+            return [proc.pid for proc in self._api.pool.procs]
+        return []
+
     # --- start ------------------------------------------------------------------------------
 
     def start(self) -> None:
