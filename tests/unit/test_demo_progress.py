@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Callable, Iterable
 
 import pytest
 
@@ -39,7 +40,14 @@ class FakeTime:
         self.now += self.step
 
 
-def waiter(looks, exit_status=lambda: None, *, step=30.0, out=None, stopping=lambda: False):
+def waiter(
+    looks: Iterable[Look],
+    exit_status: Callable[[], int | None] = lambda: None,
+    *,
+    step: float = 30.0,
+    out: io.StringIO | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> tuple[FakeTime, Waiter]:
     time = FakeTime(step)
     line = StatusLine(out or io.StringIO(), clock=time.clock, every=0)
     iterator = iter(looks)
