@@ -238,11 +238,6 @@ def main() -> int:
         figures["jobs_owners"] = owners = jobs_owners(store, since)
         jobs_once = jobs_once and set(owners) <= {f"pid {server.pid} on {socket.gethostname()}"}
         runs[name] = figures
-        print(
-            f"{name}: run records by {owners}; load average after it "
-            f"{figures['load_average_after'][0]:.2f}",
-            flush=True,
-        )
         print(f"{name}: warm-up statuses {figures['warm_up_statuses']}", flush=True)
         if "capacity" in figures:
             cap = figures["capacity"]
@@ -254,12 +249,19 @@ def main() -> int:
                 flush=True,
             )
         print(paced_line(name + ", fixed rate", figures["paced"]), flush=True)
+        paced = figures["paced"]
         if "server_cpu_ms_per_request" in figures:
             print(
-                f"{name + ', server CPU':34} {figures['server_cpu_ms_per_request']:.2f} ms "
-                "per request (serve and its workers)",
+                f"{name + ', CPU':34} {figures['server_cpu_ms_per_request']:.2f} ms per request "
+                f"in serve and its workers, {1000 * paced.client_cpu_seconds / paced.sent:.2f} "
+                "in the load client",
                 flush=True,
             )
+        print(
+            f"{name + ', jobs':34} run records by {owners}; load average after it "
+            f"{figures['load_average_after'][0]:.2f}",
+            flush=True,
+        )
     target: PacedResult = runs[f"serve --workers {workers}"]["paced"]
     p99 = target.percentile_ms(0.99) or 0.0
     met = (

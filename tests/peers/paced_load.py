@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -48,6 +49,7 @@ class PacedResult:
     errors: dict[str, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
     late_sends: int = 0  # requests the client itself sent over 10 ms after their moment
+    client_cpu_seconds: float = 0.0  # what the client processes used, start-up included
 
     @property
     def achieved_rate(self) -> float:
@@ -81,6 +83,7 @@ class PacedResult:
             "latency_p99_ms": _round(self.percentile_ms(0.99)),
             "latency_max_ms": _round(max(self.latencies_ms, default=None)),
             "late_sends": self.late_sends,
+            "client_cpu_seconds": round(self.client_cpu_seconds, 2),
         }
 
 
@@ -98,6 +101,7 @@ def merge(results: Sequence[PacedResult]) -> PacedResult:
         merged.answered += result.answered
         merged.elapsed = max(merged.elapsed, result.elapsed)
         merged.late_sends += result.late_sends
+        merged.client_cpu_seconds += result.client_cpu_seconds
         statuses.update(result.statuses)
         errors.update(result.errors)
         merged.latencies_ms.extend(result.latencies_ms)
@@ -283,6 +287,7 @@ def _from_json(data: dict[str, Any]) -> PacedResult:
         errors=data["errors"],
         latencies_ms=data["latencies_ms"],
         late_sends=data["late_sends"],
+        client_cpu_seconds=data["client_cpu_seconds"],
     )
 
 
@@ -309,8 +314,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         connections=args.connections,
         offset=args.offset,
     )
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.client_cpu_seconds = usage.ru_utime + usage.ru_stime
     data = result.as_dict()
     data.update(elapsed=result.elapsed, latencies_ms=[round(x, 3) for x in result.latencies_ms])
+    data["client_cpu_seconds"] = result.client_cpu_seconds
     data["statuses"] = {str(k): v for k, v in result.statuses.items()}
     print(json.dumps(data))
     return 0
