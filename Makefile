@@ -39,10 +39,12 @@ run: setup
 demo: setup peers
 	$(UV) run python -m tests.peers.demo
 
-# Test peers that are not Python packages (Debian's public-inbox; wrk for the benchmarks).
+# Test peers that are not Python packages (Debian's public-inbox and chromium; wrk for the
+# benchmarks).
 peers:
 	@if [ -x tests/peers/public_inbox.sh ]; then tests/peers/public_inbox.sh ensure-installed; fi
 	@if [ -x tests/peers/wrk.sh ]; then tests/peers/wrk.sh ensure-installed; fi
+	@if [ -x tests/peers/chromium.sh ]; then tests/peers/chromium.sh ensure-installed; fi
 
 test: setup peers
 	$(UV) run pytest

@@ -250,7 +250,10 @@ def operations(manifest: dict[str, Any], page_ten: str) -> list[Operation]:
         Operation("page 10 of 30-item walk", [page_ten], 105, "page 10 of 100", 30),
         Operation(
             "filtered list (project+state)",
-            [f"/api/patches?project={project}&state=accepted", f"/api/patches?project={project}&state=new"],
+            [
+                f"/api/patches?project={project}&state=accepted",
+                f"/api/patches?project={project}&state=new",
+            ],
         ),
         Operation("title search (q)", [f"/api/patches?q={word}" for word in SEARCH_WORDS], 113),
         Operation("patch detail", [f"/api/patches/{pid}" for pid in patches], 6),

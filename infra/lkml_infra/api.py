@@ -1,14 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""ApiConstruct: the read-only REST API, one Lambda function behind an API Gateway proxy.
+"""ApiConstruct: the read-only REST API and pages, one Lambda function behind an API Gateway proxy.
 
-The Powertools resolver in ``lkml_assistant.functions.api`` routes every path, so API Gateway
-only proxies; the stage throttles, logs every request (JSON access log) and traces per
-environment.
+The Powertools resolver in ``lkml_assistant.functions.api`` routes every path (the JSON API
+under ``/api/``, the pages for people at the root, ``/health`` at both), so API Gateway only
+proxies: the root and ``{proxy+}`` both reach the function. The stage throttles, logs every
+request (JSON access log) and traces per environment; answers over 1 kB are gzip-compressed
+for clients that accept it (a patch page with its thread is tens of kB of text).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, RemovalPolicy, Size, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -19,6 +21,8 @@ from lkml_infra.lambdas import API_TIMEOUT, FunctionSpec, python_function
 from lkml_infra.storage import StorageConstruct
 
 STAGE_NAME = "v1"
+# Smaller answers (a JSON detail, /health) gain nothing from gzip but the CPU it costs.
+MIN_COMPRESSION = Size.kibibytes(1)
 
 
 class ApiConstruct(Construct):
@@ -70,7 +74,8 @@ class ApiConstruct(Construct):
             handler=target,
             proxy=True,
             rest_api_name=config.resource_name("api"),
-            description=f"LKML Assistant read-only REST API ({config.name})",
+            description=f"LKML Assistant read-only REST API (/api/) and pages ({config.name})",
+            min_compression_size=MIN_COMPRESSION,
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
@@ -109,8 +114,9 @@ class ApiConstruct(Construct):
             Acknowledgment(
                 id="AwsSolutions-APIG2",
                 reason="One proxy method: the Lambda resolver validates every path and query "
-                "parameter (Powertools enable_validation) and answers 422; an API Gateway "
-                "request validator on a greedy proxy has no model to check.",
+                "parameter (Powertools enable_validation) and answers 400, as JSON under /api/ "
+                "and as a page elsewhere; an API Gateway request validator on a greedy proxy "
+                "has no model to check.",
             ),
             Acknowledgment(
                 id="AwsSolutions-APIG3",

@@ -91,6 +91,11 @@ def test_bundle_holds_the_project_and_its_wheels_but_not_boto3(
     # The local service's packages stay out: httpx would import rich and click at every start.
     for local_only in ("uvicorn", "rich", "click", "uvloop", "httptools"):
         assert not any(name.startswith(local_only) for name in names), local_only
+    # The pages' templates and stylesheet ship inside the package, with Jinja2.
+    web = bundle / "lkml_assistant" / "web"
+    assert (web / "templates" / "layout.html").is_file()
+    assert (web / "static" / "style.css").is_file()
+    assert (bundle / "jinja2").is_dir() and (bundle / "markupsafe").is_dir()
     # /health reads the recipes' cron expressions on Lambda too.
     assert any(name.startswith("croniter") for name in names)
     # Bytecode for the bundle's own CPython only, valid whatever timestamps the zip restores.
@@ -121,6 +126,9 @@ def test_handlers_import_from_the_bundle_alone(
         "import lkml_assistant.functions.consumer as consumer\n"
         "assert callable(jobs.handler) and callable(consumer.fetch_discussions)\n"
         "assert callable(api.handler)\n"
+        "from lkml_assistant.web import render\n"
+        "assert render.environment().get_template('patch.html')\n"
+        "assert 'style.css' in render.static_files()\n"
         "import pydantic_core\n"
         "print(pydantic_core.__file__)\n"
     )

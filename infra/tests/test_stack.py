@@ -370,8 +370,17 @@ def test_only_prod_serves_the_api_from_a_snapstart_snapshot(synth: Synth) -> Non
 def test_api_proxies_to_the_function_with_throttling_and_access_logs(synth: Synth) -> None:
     synth.template.resource_count_is("AWS::ApiGateway::RestApi", 1)
     synth.template.has_resource_properties(
-        "AWS::ApiGateway::RestApi", {"Name": f"lkml-{synth.env}-api"}
+        "AWS::ApiGateway::RestApi",
+        {"Name": f"lkml-{synth.env}-api", "MinimumCompressionSize": 1024},
     )
+    # The pages at the root and the JSON under /api/: the root and every path reach the function.
+    methods = synth.resources("AWS::ApiGateway::Method").values()
+    proxied = [m for m in methods if m["Properties"]["Integration"]["Type"] == "AWS_PROXY"]
+    assert len(proxied) == 2 and {m["Properties"]["HttpMethod"] for m in proxied} == {"ANY"}
+    paths = {
+        r["Properties"]["PathPart"] for r in synth.resources("AWS::ApiGateway::Resource").values()
+    }
+    assert paths == {"{proxy+}"}
     synth.template.has_resource_properties(
         "AWS::ApiGateway::Method",
         {

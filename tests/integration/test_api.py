@@ -137,7 +137,8 @@ def test_filters_over_http(http):
     mine = http.get(f"/api/people/{quote(email)}/patches", params={"limit": 200}).json()["items"]
     assert mine and {item["submitter"]["email"].lower() for item in mine} == {email.lower()}
     june = http.get(
-        "/api/patches", params={"since": "2025-06-01T00:00:00Z", "until": "2025-07-01", "limit": 200}
+        "/api/patches",
+        params={"since": "2025-06-01T00:00:00Z", "until": "2025-07-01", "limit": 200},
     ).json()["items"]
     assert june and all("2025-06" in item["date"] for item in june)
 
@@ -218,7 +219,9 @@ def test_bad_input_is_a_json_error(http, path, params, status, loc):
 
 
 def test_unknown_parameters_are_named(http):
-    response = http.get("/api/patches", params={"status": "reviewed", "per_page": "5", "limit": "3"})
+    response = http.get(
+        "/api/patches", params={"status": "reviewed", "per_page": "5", "limit": "3"}
+    )
     assert response.status_code == 400
     body = response.json()
     assert [d["loc"] for d in body["details"]] == ["query.per_page", "query.status"]

@@ -52,9 +52,16 @@ class Watch:
             self.foreign.append(request.url)
 
     def _page(self, page: Page) -> None:
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("console", self._console)
+        page.on("pageerror", self._error)
         page.on("dialog", self._dialog)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def _error(self, error: Any) -> None:
+        self.errors.append(str(error))
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)

@@ -31,7 +31,7 @@ HOSTILE_PATCH = 990001
 HOSTILE_MSGID = "hostile-1@evil.example"
 HOSTILE_SUBJECT = (
     "[PATCH] <script>window.__pwned='subject'</script> fix <img src=x "
-    "onerror=\"window.__pwned='img'\"> & \"quotes\""
+    'onerror="window.__pwned=\'img\'"> & "quotes"'
 )
 HOSTILE_NAME = "<img src=x onerror=\"window.__pwned='from'\">Mallory</script>"
 HOSTILE_BODY = """\
@@ -125,7 +125,8 @@ class WebSite:
 @pytest.fixture(scope="session")
 def web_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
     """The pages and the API on loopback, over the recorded data and the hostile patch."""
-    with seeded_store(tmp_path_factory, "web") as store:
+    store = seeded_store(tmp_path_factory, "web")
+    with store:
         add_hostile_patch(store)
         ReviewIntel(store).run(projects=["netfilter-devel"], since=None)
         settings = load_settings(store=f"sqlite:///{store.path}")

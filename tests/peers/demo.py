@@ -301,9 +301,11 @@ class Demo:
 
   patches        {base}/?project={PROJECT}
   sample patch   {base}/patches/{SAMPLE_PATCH} (its review: 28 replies)
-  JSON API       {base}{API}/patches?project={PROJECT}&limit=5
   API docs       {base}{API}/docs
   OpenAPI        {base}{API}/openapi.json
+  patches, JSON  {base}{API}/patches?project={PROJECT}&limit=5
+  a patch, JSON  {base}{API}/patches/{SAMPLE_PATCH}
+  its review     {base}{API}/patches/{SAMPLE_PATCH}/discussion
   store stats    {base}{API}/stats
   upstreams      Patchwork {patchwork}, lore {lore}
 

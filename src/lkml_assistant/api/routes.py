@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Every route of the REST API, as one Powertools Router shared by local mode and Lambda.
 
-:func:`build_router` binds the routes to a :class:`QueryService`; :func:`install` adds them to
-an ``APIGatewayRestResolver`` (on Lambda, and behind :mod:`lkml_assistant.api.app` locally) with
-the error mapping, ``/openapi.json`` and the ``/docs`` page. Routes only translate HTTP to
+:func:`build_router` binds the routes to a :class:`QueryService`; :func:`install` adds them
+under ``/api`` to an ``APIGatewayRestResolver`` (on Lambda, and behind
+:mod:`lkml_assistant.api.app` locally) with ``/api/openapi.json``, the ``/api/docs`` page,
+``/health`` at the root too, the pages for people (:mod:`lkml_assistant.web.pages`) and the
+error mapping: JSON under ``/api``, an HTML page elsewhere. Routes only translate HTTP to
 service calls: checks and queries live in the :mod:`lkml_assistant.services.queries` package.
 
 Errors are JSON ``{"error": ..., "details": [...]}``: 400 for any bad parameter (Powertools
@@ -346,9 +348,7 @@ def build_router(service: QueryService) -> Router:
     return router
 
 
-def _json_error(
-    status: int, error: str, details: list[ErrorDetail] | None = None
-) -> Response[str]:
+def _json_error(status: int, error: str, details: list[ErrorDetail] | None = None) -> Response[str]:
     body = ErrorOut(error=error, details=details or [])
     return Response(status_code=status, content_type=JSON, body=body.model_dump_json())
 

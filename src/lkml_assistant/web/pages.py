@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from lkml_assistant.api.params import (
     Cursor,
@@ -37,6 +37,7 @@ from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.services.queries.errors import ResourceNotFoundError
 from lkml_assistant.services.queries.service import QueryService
 from lkml_assistant.services.queries.validation import DEFAULT_LIMIT, build_patch_query
+from lkml_assistant.sources.lore import message_url
 from lkml_assistant.web import render, views
 from lkml_assistant.web.trailers import trailer_rows
 
@@ -47,13 +48,14 @@ FORM_FIELDS = ("q", "project", "state", "review_status", "submitter")
 NOT_IN_FEED = frozenset({"cursor", "since", "until"})
 
 
-def base_path(event: APIGatewayProxyEvent) -> str:
+def base_path(event: BaseProxyEvent) -> str:
     """What precedes our paths in the browser's URL: API Gateway's stage (``/v1``), or nothing.
 
     The proxy event's ``path`` has no stage, ``requestContext.path`` has it; a custom domain
     or the local server give the same path twice."""
     path = event.path
-    seen = event.request_context.path or path
+    context = event.raw_event.get("requestContext") or {}
+    seen = str(context.get("path") or path)
     if path == "/":
         seen = seen.rstrip("/") + "/"
     if seen != path and seen.endswith(path):
@@ -70,9 +72,8 @@ class _Pages:
         self.lore_url = lore_url
 
     @property
-    def event(self) -> APIGatewayProxyEvent:
-        event: APIGatewayProxyEvent = self.router.current_event
-        return event
+    def event(self) -> BaseProxyEvent:
+        return self.router.current_event
 
     def query(self) -> dict[str, list[str]]:
         return dict(self.event.resolved_query_string_parameters or {})
@@ -158,7 +159,8 @@ def build_pages(service: QueryService, *, lore_url: str) -> Router:
             if discussion
             else (detail.review.list_name if detail.review else "")
         )
-        thread, anchors = (None, {})
+        thread: views.MessageView | None = None
+        anchors: dict[str, str] = {}
         if discussion is not None:
             thread, anchors = views.thread_view(
                 discussion.thread,
@@ -167,7 +169,7 @@ def build_pages(service: QueryService, *, lore_url: str) -> Router:
                 patch_message_id=discussion.patch_message_id,
             )
         lore = detail.list_archive_url or (
-            views.message_url(lore_url, list_name, detail.msgid) if list_name else None
+            message_url(lore_url, list_name, detail.msgid) if list_name else None
         )
         return pages.render(
             "patch.html",

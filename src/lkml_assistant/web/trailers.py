@@ -52,8 +52,7 @@ def trailer_rows(
     rows = [row(t, "given") for t in given.values()]
     if detail.status is not None:
         rows += [
-            row(c.trailer, "carried", c.from_version, c.from_series)
-            for c in detail.status.carried
+            row(c.trailer, "carried", c.from_version, c.from_series) for c in detail.status.carried
         ]
     if detail.review is not None:
         rows += [row(t, "posted") for t in detail.review.carried]
