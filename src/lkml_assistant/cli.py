@@ -156,7 +156,7 @@ def cmd_review_intel(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from lkml_assistant.local.service import LocalService
+    from lkml_assistant.local.service import ApiStartError, LocalService
 
     # --port 0 (any free port) is for tests and scripts, so it is not a setting.
     settings = _load(args, api_host=args.host, api_workers=args.workers)
@@ -168,7 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_INCOMPLETE
     try:
         return service.run()
-    except OSError as exc:
+    except (OSError, ApiStartError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
 

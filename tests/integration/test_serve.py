@@ -32,6 +32,7 @@ from lkml_assistant.cli import main
 from lkml_assistant.config import load_settings
 from lkml_assistant.local.scheduler import RECORD_PREFIX, ManualClock
 from lkml_assistant.local.service import LocalService, jobs_lock
+from lkml_assistant.local.workers import WorkerError, WorkerPool
 from lkml_assistant.sources.mail import read_mbox_archive
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 
@@ -321,6 +322,17 @@ def test_the_workers_end_with_serve_even_when_it_is_killed(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_worker_that_cannot_serve_fails_the_start_and_leaves_no_process(tmp_path):
+    """A socket no HTTP server can use (UDP): each worker exits before it is ready; the start
+    says so, with the status, and the other worker is stopped too."""
+    settings = load_settings(store=f"sqlite:///{tmp_path / 'store.sqlite3'}", api_workers=2)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unusable:
+        pool = WorkerPool(settings, unusable, 2)
+        with pytest.raises(WorkerError, match=r"exited with status 1 before it was ready"):
+            pool.start()
+    assert pool.procs == []
 
 
 def test_backfill_command_mirrors_the_window_once_and_respects_a_running_serve(

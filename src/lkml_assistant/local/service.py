@@ -48,7 +48,7 @@ from lkml_assistant.services.runs import interrupt_own_runs
 
 from .scheduler import Backfill, Clock, Schedule, Scheduler, Step, SystemClock
 from .terminal import foreground_of_own
-from .workers import WorkerPool, uvicorn_config, worker_count
+from .workers import WorkerError, WorkerPool, uvicorn_config, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,10 @@ SHUTDOWN_GRACE = 10.0
 
 class JobsBusyError(RuntimeError):
     """Another process runs the jobs of this store."""
+
+
+class ApiStartError(RuntimeError):
+    """The API did not start (a worker died or hung on its way up)."""
 
 
 # --- the recipes as schedules ------------------------------------------------------------------
@@ -239,7 +243,7 @@ class LocalService:
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
                 server.should_exit = True
-                raise RuntimeError(f"the API did not start on {self.url}")
+                raise ApiStartError(f"the API did not start on {self.url}")
             time.sleep(0.01)
         return _ApiThread(server, thread)
 
@@ -247,8 +251,8 @@ class LocalService:
         pool = WorkerPool(self.settings, sock, self.workers)
         try:
             pool.start()
-        except RuntimeError as exc:
-            raise RuntimeError(f"the API did not start on {self.url}: {exc}") from None
+        except WorkerError as exc:
+            raise ApiStartError(f"the API did not start on {self.url}: {exc}") from None
         return _ApiWorkers(pool)
 
     # --- stop -------------------------------------------------------------------------------

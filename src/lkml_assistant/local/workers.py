@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import Any
 
 import uvicorn
 
@@ -92,6 +92,15 @@ class WorkerPool:
 
     def start(self) -> None:
         """Start every worker; returns once all of them accept connections."""
+        try:
+            self._spawn()
+            self._wait_ready(time.monotonic() + self.start_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        log.debug("%d API workers: pids %s", self.count, [p.pid for p in self.procs])
+
+    def _spawn(self) -> None:
         line = self.settings.model_dump_json().encode() + b"\n"
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         for _ in range(self.count):
@@ -112,14 +121,11 @@ class WorkerPool:
             )
             self.procs.append(proc)
             assert proc.stdin is not None
-            proc.stdin.write(line)
-            proc.stdin.flush()
-        try:
-            self._wait_ready(time.monotonic() + self.start_timeout)
-        except BaseException:
-            self.stop()
-            raise
-        log.debug("%d API workers: pids %s", self.count, [p.pid for p in self.procs])
+            try:
+                proc.stdin.write(line)
+                proc.stdin.flush()
+            except BrokenPipeError:
+                pass  # it died at once: _wait_ready says so
 
     def _wait_ready(self, deadline: float) -> None:
         waiting = {proc.stdout: proc for proc in self.procs if proc.stdout is not None}
@@ -171,10 +177,13 @@ class WorkerPool:
 # --- the worker process ------------------------------------------------------------------------
 
 
-def _stop_at_eof(control: IO[bytes], server: uvicorn.Server) -> None:
-    """Block on the control pipe; at EOF (or a read error) ask uvicorn to stop."""
-    with contextlib.suppress(OSError, ValueError):
-        while control.read(4096):
+def _stop_at_eof(fd: int, server: uvicorn.Server) -> None:
+    """Block on the control pipe; at EOF (or a read error) ask uvicorn to stop.
+
+    os.read, not sys.stdin: a daemon thread blocked inside a buffered reader holds its lock,
+    and an interpreter that ends meanwhile (a worker failing to start) aborts on it."""
+    with contextlib.suppress(OSError):
+        while os.read(fd, 4096):
             pass
     server.should_exit = True
 
@@ -199,7 +208,7 @@ def run_worker(fd: int, settings: Settings) -> int:
         server = uvicorn.Server(uvicorn_config(create_local_app(store, settings)))
         main = threading.current_thread()
         threading.Thread(
-            target=_stop_at_eof, args=(sys.stdin.buffer, server), name="control", daemon=True
+            target=_stop_at_eof, args=(sys.stdin.fileno(), server), name="control", daemon=True
         ).start()
         threading.Thread(target=_say_ready, args=(server, main), name="ready", daemon=True).start()
         server.run(sockets=[sock])
@@ -218,8 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging(args.log_level)
     # The settings serve resolved (arguments, environment, config file), exactly: validated
-    # again, but not read from the environment a second time.
-    settings = Settings.model_validate_json(sys.stdin.buffer.readline())
+    # again, but not read from the environment a second time. Read unbuffered, byte by byte up
+    # to the newline, so that nothing after it is left in a buffer the control thread skips.
+    line = bytearray()
+    while not line.endswith(b"\n") and (byte := os.read(sys.stdin.fileno(), 1)):
+        line += byte
+    settings = Settings.model_validate_json(bytes(line))
     return run_worker(args.fd, settings)
 
 
