@@ -69,13 +69,18 @@ def _setup_logging(level: str, verbose: int, quiet: bool) -> None:
         level = "ERROR"
     elif verbose:
         level = "DEBUG"
+    setup_logging(level)
+
+
+def setup_logging(level: str) -> None:
+    """The log format of every command, and of serve's API workers."""
     logging.basicConfig(
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     # httpx logs every request at INFO; our own summary says enough.
-    logging.getLogger("httpx").setLevel(logging.WARNING if not verbose else logging.DEBUG)
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
 
 
 def _report(summary: JobSummary, as_json: bool, *, review_intel: JobSummary | None = None) -> int:
@@ -151,10 +156,10 @@ def cmd_review_intel(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from lkml_assistant.local.service import LocalService
+    from lkml_assistant.local.service import ApiStartError, LocalService
 
     # --port 0 (any free port) is for tests and scripts, so it is not a setting.
-    settings = _load(args, api_host=args.host)
+    settings = _load(args, api_host=args.host, api_workers=args.workers)
     _setup_logging(settings.log_level, args.verbose, args.quiet)
     try:
         service = LocalService(settings, port=args.port)
@@ -163,7 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_INCOMPLETE
     try:
         return service.run()
-    except OSError as exc:
+    except (OSError, ApiStartError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_INCOMPLETE
 
@@ -353,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", metavar="H", help="address to listen on (default: LKML_API_HOST)")
     serve.add_argument(
         "--port", type=_port, metavar="P", help="port (default: LKML_API_PORT; 0 picks one)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="HTTP worker processes, 1 to 64, or 0 for one per CPU (default: LKML_API_WORKERS, "
+        "0); 1 answers from serve's own process",
     )
     serve.set_defaults(handler=cmd_serve)
 

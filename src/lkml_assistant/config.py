@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     )
     api_host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    api_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="HTTP worker processes of `serve`, each with its own store connection; "
+        "0: one per CPU (at most 8); 1: the API in serve's own process, beside the jobs.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (comma-separated).",

@@ -10,14 +10,18 @@ service stops cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +32,7 @@ from lkml_assistant.cli import main
 from lkml_assistant.config import load_settings
 from lkml_assistant.local.scheduler import RECORD_PREFIX, ManualClock
 from lkml_assistant.local.service import LocalService, jobs_lock
+from lkml_assistant.local.workers import WorkerError, WorkerPool
 from lkml_assistant.sources.mail import read_mbox_archive
 from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 
@@ -71,12 +76,32 @@ def started(settings, clock: ManualClock) -> LocalService:
     return service
 
 
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child that has exited but was not reaped yet is a zombie: gone all the same.
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def job_owners(store: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as db:
+        return {owner for (owner,) in db.execute("SELECT DISTINCT owner FROM runs")}
+
+
 def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="lkml_assistant")
     patchwork.reset()
-    settings = settings_for(tmp_path / "store.sqlite3", patchwork.url, public_inbox.url)
+    store = tmp_path / "store.sqlite3"
+    # Two HTTP workers, each on a connection of its own, read what the jobs here write.
+    settings = settings_for(store, patchwork.url, public_inbox.url, api_workers=2)
     clock = ManualClock(START)
     service = started(settings, clock)
+    workers = service.worker_pids
+    assert len(workers) == 2 and os.getpid() not in workers
     api = httpx.Client(base_url=service.url, timeout=10)
     try:
         # The API answers while the backfill runs …
@@ -126,6 +151,14 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
         last = api.get("/api/stats").json()["last_runs"][RECORD_PREFIX + "hourly"]
         assert last["status"] == "ok"
         assert last["started_at"].startswith("2025-12-01T10:00:00")
+        # Many requests at once, each on a connection of its own: all answered.
+        with ThreadPoolExecutor(8) as pool:
+            answers = pool.map(
+                lambda _: httpx.get(f"{service.url}/api/patches/{PATCH}").status_code, range(32)
+            )
+            assert set(answers) == {200}
+        # The jobs ran in serve's process alone, never in a worker.
+        assert job_owners(store) == {f"pid {os.getpid()} on {socket.gethostname()}"}
     finally:
         clean = service.stop()
         api.close()
@@ -136,6 +169,7 @@ def test_serve_backfills_then_keeps_the_api_current(patchwork, public_inbox, tmp
         httpx.get(f"{service.url}/api/health", timeout=2)
     assert service.scheduler.join(0)
     assert not [t for t in threading.enumerate() if t.name in ("scheduler", "api")]
+    assert not [pid for pid in workers if process_alive(pid)]
 
     # A restart five hours later catches the missed hourly runs up once, without a backfill.
     clock.advance(timedelta(hours=5, minutes=10))
@@ -155,9 +189,13 @@ def test_upstream_down_the_api_still_serves_and_the_log_says_it_will_retry(
     patchwork.reset()
     # Patchwork drops every connection without an answer, as a host that is down would.
     patchwork.faults.add(".", "reset", times=10_000)
-    settings = settings_for(tmp_path / "store.sqlite3", patchwork.url, public_inbox.url)
+    # The API in this process, beside the jobs, on their store connection.
+    settings = settings_for(
+        tmp_path / "store.sqlite3", patchwork.url, public_inbox.url, api_workers=1
+    )
     clock = ManualClock(START)
     service = started(settings, clock)
+    assert service.worker_pids == []
     try:
         clock.wait_for_idle()
         # Nothing ever synced: a monitor sees it, while the API still answers.
@@ -234,6 +272,67 @@ def test_python_m_serve_answers_health_and_exits_0_on_sigterm(tmp_path):
     assert proc.returncode == 0, output
     assert "SIGTERM: stopping" in output
     assert "Traceback" not in output
+
+
+def test_the_workers_end_with_serve_even_when_it_is_killed(tmp_path):
+    """No API worker outlives serve: not after SIGTERM, not after SIGKILL, which serve cannot
+    handle (a worker notices that its stdin, serve's pipe, has closed)."""
+    env = {
+        **os.environ,
+        "LKML_PATCHWORK_URL": UNREACHABLE,
+        "LKML_LORE_URL": UNREACHABLE,
+        "LKML_PROJECTS": PROJECT,
+        "LKML_STORE": f"sqlite:///{tmp_path / 'store.sqlite3'}",
+        "LKML_HTTP_RETRIES": "0",
+        "LKML_CONFIG": str(tmp_path / "none.toml"),
+    }
+    (tmp_path / "none.toml").write_text("")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lkml_assistant", "serve", "--port", "0", "--workers", "2"],
+        env=env,
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if " API at " in line:
+                assert "2 worker processes" in line
+                url = line.split(" API at ", 1)[1].split()[0]
+                break
+        else:
+            raise AssertionError("serve did not start")
+        workers = [
+            int(pid)
+            for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        ]
+        assert len(workers) == 2
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while any(process_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if process_alive(pid)]
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{url}/health", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_a_worker_that_cannot_serve_fails_the_start_and_leaves_no_process(tmp_path):
+    """A socket no HTTP server can use (UDP): each worker exits before it is ready; the start
+    says so, with the status, and the other worker is stopped too."""
+    settings = load_settings(store=f"sqlite:///{tmp_path / 'store.sqlite3'}", api_workers=2)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unusable:
+        pool = WorkerPool(settings, unusable, 2)
+        with pytest.raises(WorkerError, match=r"exited with status 1 before it was ready"):
+            pool.start()
+    assert pool.procs == []
 
 
 def test_backfill_command_mirrors_the_window_once_and_respects_a_running_serve(

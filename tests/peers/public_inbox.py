@@ -12,7 +12,7 @@ second test session copies them instead of importing again.
         origin = pi.start_httpd()          # http://127.0.0.1:PORT
         pi.deliver("netfilter-devel", raw)  # served at once
 
-``python -m tests.peers.public_inbox serve`` runs the standard inboxes until interrupted.
+``python -m tests.peers.public_inbox_serve`` runs the standard inboxes until interrupted.
 """
 
 from __future__ import annotations
@@ -37,10 +37,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -258,6 +257,35 @@ def _mbox_stream(paths: Iterable[Path]) -> Iterator[bytes]:
         yield b"\n"
 
 
+class MessageCounter:
+    """Counts the messages of an mboxrd stream fed chunk by chunk: the lines that start with
+    ``From `` (in mboxrd a body's are quoted, ``>From ``), across chunk boundaries too."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        # The last 5 bytes seen: a 6-byte "\nFrom " that spans two chunks is found once. A
+        # stream starts at the start of a line.
+        self._carry = b"\n"
+
+    def feed(self, chunk: bytes) -> int:
+        data = self._carry + chunk
+        self.count += data.count(b"\nFrom ")
+        self._carry = data[-5:]
+        return self.count
+
+
+ImportProgress = Callable[[str, int, int], None]
+"""Called as (inbox name, messages sent to the import so far, messages in all)."""
+
+
+def count_messages(paths: Iterable[Path]) -> int:
+    """How many messages the mboxrd stream of ``paths`` holds."""
+    counter = MessageCounter()
+    for chunk in _mbox_stream(paths):
+        counter.feed(chunk)
+    return counter.count
+
+
 def _cache_hit(entry: Path, key: str) -> float | None:
     """Import seconds recorded in a finished cache entry for *key*, or None."""
     try:
@@ -360,6 +388,7 @@ class PublicInbox:
         *,
         address: str | None = None,
         url: str | None = None,
+        progress: ImportProgress | None = None,
     ) -> Inbox:
         """A v2 inbox with full indexing (``-V2 -L full``) holding the messages of *mbox_paths*.
 
@@ -367,6 +396,7 @@ class PublicInbox:
         *address* defaults to ``NAME@vger.kernel.org``.  *url* is the inbox URL in PI_CONFIG
         (the server uses it to redirect ``/<msgid>/`` at the top level to its inbox; other links
         follow the request's Host); by default it is the running server's ``ORIGIN/NAME``.
+        *progress* is told how far an import has come (not called for an inbox from the cache).
         """
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
             raise ValueError(f"inbox name {name!r}: use a list name such as netfilter-devel")
@@ -387,9 +417,12 @@ class PublicInbox:
             shutil.rmtree(inboxdir)
 
         if self.cache_dir is None:
-            seconds, from_cache = self._build(inboxdir, name, address, url, paths), False
+            seconds = self._build(inboxdir, name, address, url, paths, progress)
+            from_cache = False
         else:
-            cached, seconds, from_cache = self._cached_build(name, address, url, paths, key)
+            cached, seconds, from_cache = self._cached_build(
+                name, address, url, paths, key, progress
+            )
             shutil.copytree(cached, inboxdir, symlinks=True)
             (inboxdir / _MARKER).unlink(missing_ok=True)
         inbox = Inbox(
@@ -418,12 +451,22 @@ class PublicInbox:
             self._git_config(config, f"publicinbox.{name}.{key}", value)
 
     def _build(
-        self, inboxdir: Path, name: str, address: str, url: str, paths: Sequence[Path]
+        self,
+        inboxdir: Path,
+        name: str,
+        address: str,
+        url: str,
+        paths: Sequence[Path],
+        progress: ImportProgress | None = None,
     ) -> float:
         """public-inbox-init, then the import; returns the seconds taken.
 
         A private PI_CONFIG is used, so a half-built inbox is never in the server's config.
+        *progress* hears of every chunk the import takes in: the import reads a pipe, so what
+        has been written to it is what it has read, give or take the pipe's 64 kB.
         """
+        total = count_messages(paths) if progress is not None else 0
+        sent = MessageCounter()
         start = time.monotonic()
         config = inboxdir.parent / f"{inboxdir.name}.pi_config"
         log = inboxdir.parent / f"{inboxdir.name}.import.log"
@@ -446,6 +489,8 @@ class PublicInbox:
             try:
                 for chunk in _mbox_stream(paths):
                     proc.stdin.write(chunk)
+                    if progress is not None:
+                        progress(name, sent.feed(chunk), total)
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
@@ -463,7 +508,13 @@ class PublicInbox:
         return time.monotonic() - start
 
     def _cached_build(
-        self, name: str, address: str, url: str, paths: Sequence[Path], key: str
+        self,
+        name: str,
+        address: str,
+        url: str,
+        paths: Sequence[Path],
+        key: str,
+        progress: ImportProgress | None = None,
     ) -> tuple[Path, float, bool]:
         """The cache entry for *key*, built when missing: (path, import seconds, was cached)."""
         assert self.cache_dir is not None
@@ -482,7 +533,7 @@ class PublicInbox:
             self._prune(cache, name, keep=final.name)
             tmp = cache / f".{final.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
             try:
-                seconds = self._build(tmp, name, address, url, paths)
+                seconds = self._build(tmp, name, address, url, paths, progress)
                 meta = {
                     "key": key,
                     "name": name,
@@ -715,38 +766,16 @@ class PublicInbox:
         raise PublicInboxError(f"delivered <{msgid}> but the search of {name} does not find it")
 
 
-def _serve(args: argparse.Namespace) -> int:
-    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="pi-"))
-    with PublicInbox(workdir) as pi:
-        for spec in standard_specs():
-            inbox = pi.create_inbox(spec.name, spec.mbox_paths, address=spec.address)
-            how = "from cache" if inbox.from_cache else f"imported in {inbox.import_seconds:.1f} s"
-            print(f"{inbox.name}: {inbox.messages} messages ({how})", flush=True)
-        origin = pi.start_httpd(port=args.port)
-        for name in pi.inboxes:
-            print(f"serving {origin}/{name}/", flush=True)
-        stopping: list[int] = []
-        # Explicit handlers: a background job starts with SIGINT ignored.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda signum, _frame: stopping.append(signum))
-        while pi.running and not stopping:
-            time.sleep(0.2)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tests.peers.public_inbox ensure-installed``; ``serve`` is in
+    :mod:`tests.peers.public_inbox_serve`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the standard inboxes until interrupted")
-    serve.add_argument("--workdir", help="scratch folder (default: a new temporary one)")
-    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     sub.add_parser("ensure-installed", help="install Debian's public-inbox when missing")
-    args = parser.parse_args(argv)
-    if args.command == "ensure-installed":
-        ok, message = ensure_installed()
-        print(message)
-        return 0 if ok else 1
-    return _serve(args)
+    parser.parse_args(argv)
+    ok, message = ensure_installed()
+    print(message)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

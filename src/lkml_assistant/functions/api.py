@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
-from lkml_assistant.api.app import cors_config, freeze_long_lived_objects
+from lkml_assistant.api.app import freeze_long_lived_objects, new_resolver
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import emf
@@ -32,7 +32,7 @@ def _resolver() -> APIGatewayRestResolver:
     with _lock:
         if _app is None:
             settings = load_settings()
-            app = APIGatewayRestResolver(cors=cors_config(settings), enable_validation=True)
+            app = new_resolver(settings)
             install(app, QueryService(open_store(settings)), lore_url=settings.lore_url)
             freeze_long_lived_objects()
             _app = app

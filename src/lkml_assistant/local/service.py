@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""`lkml-assistant serve`: the scheduled jobs and the REST API in one process.
+"""`lkml-assistant serve`: the scheduled jobs and the REST API.
 
-The API (uvicorn) answers from a thread of its own while the scheduler's single worker thread
-runs the jobs, both on one store. Signals are handled here, in the main thread, so that
+The jobs run in this process, on the scheduler's single worker thread. The API is answered by
+HTTP worker processes (:mod:`.workers`, one per CPU by default), each on a store connection of
+its own, all on one listening socket; with ``api_workers=1`` it is answered from a thread of
+this process instead, on the jobs' store. Signals are handled here, in the main thread, so that
 SIGTERM and Ctrl-C stop both cleanly, however often they arrive (a signal to the process group
 reaches serve once from the terminal and again from each wrapper that forwards it): the API
 stops taking requests, the job in progress gets a grace period to end, and the exit status is
@@ -46,6 +48,7 @@ from lkml_assistant.services.runs import interrupt_own_runs
 
 from .scheduler import Backfill, Clock, Schedule, Scheduler, Step, SystemClock
 from .terminal import foreground_of_own
+from .workers import WorkerError, WorkerPool, uvicorn_config, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,10 @@ SHUTDOWN_GRACE = 10.0
 
 class JobsBusyError(RuntimeError):
     """Another process runs the jobs of this store."""
+
+
+class ApiStartError(RuntimeError):
+    """The API did not start (a worker died or hung on its way up)."""
 
 
 # --- the recipes as schedules ------------------------------------------------------------------
@@ -116,10 +123,41 @@ def jobs_lock(settings: Settings) -> Iterator[None]:
 
 
 @dataclass
-class _Api:
+class _ApiThread:
+    """The API answered from a thread of this process (``api_workers=1``)."""
+
     server: uvicorn.Server
     thread: threading.Thread
-    sock: socket.socket
+
+    def failure(self) -> str | None:
+        return None if self.thread.is_alive() else "the API server stopped unexpectedly"
+
+    def begin_stop(self) -> None:
+        self.server.should_exit = True
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@dataclass
+class _ApiWorkers:
+    """The API answered by worker processes."""
+
+    pool: WorkerPool
+
+    def failure(self) -> str | None:
+        exited = self.pool.exited()
+        if not exited:
+            return None
+        pid, status = exited[0]
+        return f"an API worker (pid {pid}) exited unexpectedly with status {status}"
+
+    def begin_stop(self) -> None:
+        self.pool.begin_stop()
+
+    def stop(self) -> None:
+        self.pool.stop()
 
 
 class LocalService:
@@ -154,8 +192,17 @@ class LocalService:
             backfill=standard_backfill(self.jobs),
         )
         self.url = ""
-        self._api: _Api | None = None
+        self.workers = worker_count(settings)
+        self._api: _ApiThread | _ApiWorkers | None = None
+        self._sock: socket.socket | None = None
         self._lock: contextlib.ExitStack | None = None
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The process ids of the API workers (none when the API runs in this process)."""
+        if isinstance(self._api, _ApiWorkers):
+            return [proc.pid for proc in self._api.pool.procs]
+        return []
 
     # --- start ------------------------------------------------------------------------------
 
@@ -171,21 +218,22 @@ class LocalService:
         self.scheduler.start()
 
     def _start_api(self) -> None:
-        from lkml_assistant.api.app import create_local_app
-
-        app = create_local_app(self.store, self.settings)
         sock = _listen(self.host, self.port)
         host, port = sock.getsockname()[:2]
         self.url = f"http://{_url_host(host)}:{port}"
-        config = uvicorn.Config(
-            app,
-            lifespan="off",
-            log_config=None,  # our logging setup, not uvicorn's
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=3,
-        )
-        server = uvicorn.Server(config)
+        try:
+            self._api = self._api_thread(sock) if self.workers == 1 else self._api_workers(sock)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        how = "1 process" if self.workers == 1 else f"{self.workers} worker processes"
+        log.info("API at %s (OpenAPI at %s/openapi.json; %s)", self.url, self.url, how)
+
+    def _api_thread(self, sock: socket.socket) -> _ApiThread:
+        from lkml_assistant.api.app import create_local_app
+
+        server = uvicorn.Server(uvicorn_config(create_local_app(self.store, self.settings)))
         # In a thread of its own, uvicorn leaves the signals to us.
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="api", daemon=True
@@ -194,11 +242,18 @@ class LocalService:
         deadline = time.monotonic() + 30
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError(f"the API did not start on {self.url}")
+                server.should_exit = True
+                raise ApiStartError(f"the API did not start on {self.url}")
             time.sleep(0.01)
-        self._api = _Api(server, thread, sock)
-        log.info("API at %s (OpenAPI at %s/openapi.json)", self.url, self.url)
+        return _ApiThread(server, thread)
+
+    def _api_workers(self, sock: socket.socket) -> _ApiWorkers:
+        pool = WorkerPool(self.settings, sock, self.workers)
+        try:
+            pool.start()
+        except WorkerError as exc:
+            raise ApiStartError(f"the API did not start on {self.url}: {exc}") from None
+        return _ApiWorkers(pool)
 
     # --- stop -------------------------------------------------------------------------------
 
@@ -213,7 +268,7 @@ class LocalService:
         self._stop_deadline = time.monotonic() + self.shutdown_grace
         self.scheduler.stop()
         if self._api is not None:
-            self._api.server.should_exit = True
+            self._api.begin_stop()
         clean = self.scheduler.join(0.1)
         if not clean:
             log.info(
@@ -233,9 +288,11 @@ class LocalService:
                 f"abandoned at shutdown, {self.shutdown_grace:.0f} s after the stop",
             )
         if self._api is not None:
-            self._api.thread.join(10)
-            self._api.sock.close()
+            self._api.stop()
             self._api = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -264,8 +321,9 @@ class LocalService:
             with foreground_of_own():
                 self.start()
                 while not stop.wait(0.5):
-                    if self._api is not None and not self._api.thread.is_alive():
-                        log.error("the API server stopped unexpectedly")
+                    failure = self._api.failure() if self._api is not None else None
+                    if failure:
+                        log.error("%s; stopping", failure)
                         break
                 if stopping:
                     log.info("%s: stopping", stopping[0])
@@ -288,14 +346,15 @@ class LocalService:
 
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(128)
+    sock.listen(1024)
     return sock
 
 

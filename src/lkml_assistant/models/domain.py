@@ -14,10 +14,13 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+# Letters, digits (str.isalnum) and hyphens; one regex, as every stored patch read checks it.
+_STATE_SLUG = re.compile(r"(?:[^\W_]|-)+")
+
 
 def _state_slug(value: str) -> str:
     slug = value.strip().lower()
-    if not slug or not all(ch.isalnum() or ch == "-" for ch in slug):
+    if not _STATE_SLUG.fullmatch(slug):
         raise ValueError(f"not a patch state: {value!r}")
     return slug
 
