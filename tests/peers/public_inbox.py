@@ -440,6 +440,21 @@ class PublicInbox:
             self._reload(name)
         return inbox
 
+    def warm_cache(self, name: str, mbox_paths: Sequence[Path | str], *, address: str) -> bool:
+        """Build the cache entry :meth:`create_inbox` would copy, without making the inbox here.
+
+        A test session calls it in the background at its start (the import takes a minute);
+        a ``create_inbox`` of the same input waits on the entry's lock and then copies it.
+        Returns whether it had to import.
+        """
+        if self.cache_dir is None:
+            raise ValueError("warm_cache needs a cache_dir")
+        paths = [Path(p).resolve() for p in mbox_paths]
+        key = _cache_key(name, address, paths)
+        url = f"http://{HOST}/{name}"  # only PI_CONFIG holds it; create_inbox sets its own
+        _, _, from_cache = self._cached_build(name, address, url, paths, key)
+        return not from_cache
+
     def _register(self, config: Path, name: str, inboxdir: Path, address: str, url: str) -> None:
         # The same keys public-inbox-init writes.
         for key, value in (

@@ -14,14 +14,19 @@ where it fails.
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from tests.peers.public_inbox import (
     Inbox,
+    InboxSpec,
     PublicInbox,
     ensure_installed,
     is_installed,
@@ -29,7 +34,38 @@ from tests.peers.public_inbox import (
     netfilter_devel_2025,
 )
 
-__all__ = ["PublicInboxPeer", "public_inbox", "require_public_inbox"]
+__all__ = ["PublicInboxPeer", "public_inbox", "pytest_collection_finish", "require_public_inbox"]
+
+log = logging.getLogger(__name__)
+
+
+def _specs() -> list[InboxSpec]:
+    return [netfilter_devel_2025(), linux_pwm_threads()]
+
+
+def _warm(spec: InboxSpec) -> None:
+    try:
+        with tempfile.TemporaryDirectory(prefix="pi-warm-") as scratch:
+            PublicInbox(Path(scratch)).warm_cache(spec.name, spec.mbox_paths, address=spec.address)
+    except Exception:  # the fixture builds it again and reports the failure where it is needed
+        log.exception("importing %s ahead of the tests failed", spec.name)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Import the inboxes in the background as soon as a selected test will need them.
+
+    The import (about a minute on two cores, for each fresh clone) then runs beside the tests
+    that come first instead of before the first test that uses the server; the fixture waits
+    on the cache entry's lock. Both inboxes import at once, one perl process each.
+    """
+    if not is_installed():
+        return
+    if not any("public_inbox" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    for spec in _specs():
+        if spec.mbox_paths and all(p.is_file() for p in spec.mbox_paths):
+            name = f"warm-{spec.name}"
+            threading.Thread(target=_warm, args=(spec,), name=name, daemon=True).start()
 
 
 def _in_ci() -> bool:
@@ -85,7 +121,7 @@ class PublicInboxPeer:
 @pytest.fixture(scope="session")
 def public_inbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PublicInboxPeer]:
     require_public_inbox()
-    specs = [netfilter_devel_2025(), linux_pwm_threads()]
+    specs = _specs()
     for spec in specs:
         missing = [str(p) for p in spec.mbox_paths if not p.is_file()]
         if missing or not spec.mbox_paths:
