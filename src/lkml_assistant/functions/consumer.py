@@ -72,7 +72,7 @@ def fetch_discussions(
                 },
             )
         # What this batch changed shows in the chains and review statuses at once.
-        intel = jobs.then_review_intel(summary, clock.now())
+        intel = jobs.then_review_intel(summary, clock.now(), patch_ids=run.settled)
         if intel is not None:
             record_job(intel)
             logger.info(intel.line(), extra={"summary": intel.as_dict()})

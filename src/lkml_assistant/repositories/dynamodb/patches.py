@@ -14,7 +14,13 @@ from lkml_assistant.models.records import WriteResult
 from lkml_assistant.repositories.base import PageMark, PatchQuery, PatchRepository
 from lkml_assistant.repositories.dynamodb.attributes import Item
 from lkml_assistant.repositories.dynamodb.client import Dynamo, Row, patch_counter
-from lkml_assistant.repositories.dynamodb.keys import date_key, pad, patch_key, review_key
+from lkml_assistant.repositories.dynamodb.keys import (
+    date_key,
+    needs_thread_key,
+    pad,
+    patch_key,
+    review_key,
+)
 from lkml_assistant.repositories.dynamodb.payload import pack
 from lkml_assistant.repositories.dynamodb.schema import TTL_ATTRIBUTE
 from lkml_assistant.repositories.encoding import encode, utc_text
@@ -84,6 +90,10 @@ class DynamoPatches(PatchRepository):
         rows, skipped = self._db.live([self._row(patch) for patch in patches])
         result, deltas, _ = self._db.upsert(self._db.patches, rows)
         self._db.add_counts(deltas)
+        # A new patch needs its thread read: a marker the planner finds by project and date.
+        markers = [needs_marker(row.item) for row in rows if row.created]
+        if markers:
+            self._db.batch_write(self._db.discussions, markers, [])
         result.unchanged += skipped
         return result
 
@@ -92,7 +102,7 @@ class DynamoPatches(PatchRepository):
         return [Patch.model_validate_json(text) for text in texts]
 
     def get_patch(self, patch_id: int) -> Patch | None:
-        item = self._db.get(self._db.patches, patch_key(patch_id))
+        item = self._db.get(self._db.patches, patch_key(patch_id), consistent=False)
         return self._patches([item])[0] if item else None
 
     def get_patches(self, patch_ids: Iterable[int]) -> dict[int, Patch]:
@@ -157,6 +167,17 @@ class DynamoPatches(PatchRepository):
                     if len(items) == limit:
                         break
         return self._patches(items)
+
+
+def needs_marker(patch_item: Item) -> Item:
+    """The "needs its thread" marker of a stored patch item (its project, date key and TTL)."""
+    marker: Item = {
+        **needs_thread_key(patch_item["project"], patch_item["dk"]),
+        "patch_id": int(patch_item["id"]),
+    }
+    if patch_item.get(TTL_ATTRIBUTE) is not None:
+        marker[TTL_ATTRIBUTE] = patch_item[TTL_ATTRIBUTE]
+    return marker
 
 
 def _partitions(
