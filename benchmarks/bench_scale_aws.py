@@ -122,7 +122,7 @@ def deliver(
     if review:
         date += timedelta(hours=2)
         sender = "Rev Iewer <reviewer@example.org>"
-        body = f"On {date:%a}, you wrote:\n> patch\n\nReviewed-by: Rev Iewer <reviewer@example.org>\n"
+        body = f"On {date:%a}, you wrote:\n> patch\n\nReviewed-by: {sender}\n"
     else:
         who = obj["submitter"]
         sender = f"{who.get('name') or who['email']} <{who['email']}>"
@@ -168,8 +168,9 @@ class Harness:
         )["QueueUrl"]
 
     def run(self, label: str, recipe: str) -> dict[str, Any]:
-        from lkml_assistant.functions import consumer, jobs
         from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
+
+        from lkml_assistant.functions import consumer, jobs
 
         self.patchwork.reset_log()
         lore_before = len(self.lore.requests)
@@ -185,7 +186,7 @@ class Harness:
         units = self.meter.take()
         lore_requests = self.lore.requests[lore_before:]
         n = len(self.names)
-        figures = {
+        return {
             "run": label,
             "recipe": recipe,
             "projects": n,
@@ -203,7 +204,6 @@ class Harness:
                 "write_units": round(units["write_units"] / n, 2),
             },
         }
-        return figures
 
 
 def report(figures: dict[str, Any]) -> None:
@@ -221,6 +221,9 @@ def report(figures: dict[str, Any]) -> None:
 
 def main() -> int:
     import boto3
+    from tests.peers.lore_fake import LoreFake
+    from tests.peers.moto_server import run_moto_server
+    from tests.peers.patchwork_server import run_patchwork_server
 
     from benchmarks.dynamo_units import Meter
     from lkml_assistant.functions import clock
@@ -229,9 +232,6 @@ def main() -> int:
     from lkml_assistant.services import jobs as job_service
     from lkml_assistant.sources.http import CircuitBreaker, HttpClient
     from lkml_assistant.sources.lore import LoreClient
-    from tests.peers.lore_fake import LoreFake
-    from tests.peers.moto_server import run_moto_server
-    from tests.peers.patchwork_server import run_patchwork_server
 
     names = project_names(N_PROJECTS)
     print(f"{N_PROJECTS} projects x {PATCHES_PER_PROJECT} patches, window {DAYS:.0f} days")
@@ -247,8 +247,8 @@ def main() -> int:
         finally:
             http.close()
 
-    job_service.lore_client = fake_lore  # type: ignore[assignment]
-    clock.now = lambda: NOW  # type: ignore[assignment]
+    job_service.lore_client = fake_lore  # type: ignore[attr-defined]
+    clock.now = lambda: NOW
     results = []
     with run_moto_server() as moto, run_patchwork_server(data) as patchwork:
         os.environ.update(moto.environ())
@@ -299,10 +299,8 @@ def main() -> int:
 
 def new_traffic(data: Any, lore: Any, names: list[str]) -> None:
     """One new series of two patches, with a reply, in a tenth of the projects."""
-    from tests.peers.patchwork_server import LORE_ORIGIN  # noqa: F401 - same data layout
-
     rng = random.Random(16)
-    templates = [p for p in data.list_patches()][:50]
+    templates = list(data.list_patches())[:50]
     projects = {p["link_name"]: p for p in data.list_projects()}
     arrival = NOW.replace(tzinfo=None) - timedelta(minutes=30)
     for serial, name in enumerate(names[:: max(1, 10)], start=10_000):
@@ -317,7 +315,8 @@ def new_traffic(data: Any, lore: Any, names: list[str]) -> None:
             if series and series.get("patches") and series["patches"][0]["id"] != patch["id"]:
                 parent = series["patches"][0]["msgid"]
             deliver(lore, name, patch["msgid"], patch["name"], parent, patch)
-            deliver(lore, name, f"<re-{patch['id']}@r.example>", "Re: x", patch["msgid"], patch, True)
+            reply = f"<re-{patch['id']}@r.example>"
+            deliver(lore, name, reply, "Re: x", patch["msgid"], patch, True)
 
 
 if __name__ == "__main__":

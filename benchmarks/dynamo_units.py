@@ -72,7 +72,7 @@ class Meter:
     write_units: float = 0.0
     reported: float = 0.0
     calls: Counter[str] = field(default_factory=Counter)
-    by_table: Counter[str] = field(default_factory=Counter)
+    by_table: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.side = boto3.session.Session().client("dynamodb")
@@ -93,7 +93,9 @@ class Meter:
         if model is not None:
             self.calls[f"sqs.{model.name}"] += 1
 
-    def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    def _before(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         if model.name not in CAPACITY:
             return
         params.setdefault("ReturnConsumedCapacity", "TOTAL")
@@ -160,27 +162,27 @@ class Meter:
         factor = 1.0 if consistent else 0.5
         for key in keys:
             size = item_size(self._full(table, key))
-            units = max(1, math.ceil(size / 4096)) * factor
+            units = max(1.0, math.ceil(size / 4096)) * factor
             self.read_units += units
-            self.by_table[f"{table} read"] += units
+            self.by_table[f"{table} read"] = self.by_table.get(f"{table} read", 0.0) + units
 
     def _read_query(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         table = params["TableName"]
         index_name = params.get("IndexName")
         index = next((i for i in self._schema(table).indexes if i.name == index_name), None)
-        total = 0
+        total = 0.0
         for item in parsed.get("Items", []):
             full = self._full(table, self._key(table, item)) or item
             total += item_size(_projected(full, index) if index else full)
         consistent = params.get("ConsistentRead") and not index_name
-        units = max(1, math.ceil(total / 4096)) * (1.0 if consistent else 0.5)
+        units = max(1.0, math.ceil(total / 4096)) * (1.0 if consistent else 0.5)
         self.read_units += units
-        self.by_table[f"{table} read"] += units
+        self.by_table[f"{table} read"] = self.by_table.get(f"{table} read", 0.0) + units
 
     def _charge_write(self, table: str, size: int) -> None:
-        units = max(1, math.ceil(size / 1024))
+        units = float(max(1, math.ceil(size / 1024)))
         self.write_units += units
-        self.by_table[f"{table} write"] += units
+        self.by_table[f"{table} write"] = self.by_table.get(f"{table} write", 0.0) + units
 
     def _write(self, table: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         self._charge_write(table, max(item_size(old), item_size(new)))
@@ -229,4 +231,3 @@ def _as_list(value: Any) -> list[dict[str, Any]]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
-

@@ -16,8 +16,8 @@ import boto3
 import pytest
 
 from lkml_assistant.functions import consumer
-from tests.integration.test_aws_pipeline import (  # noqa: F401 - the fixture is used by name
-    deployment,
+from tests.integration.test_aws_pipeline import (
+    deployment,  # noqa: F401 - the fixture, used by name
     run,
     steps,
     window_days,
@@ -50,7 +50,7 @@ class Calls:
             self.index_queries[params["IndexName"]] += 1
 
 
-def test_a_quiet_hourly_run_reads_no_patch_of_the_window(deployment):
+def test_a_quiet_hourly_run_reads_no_patch_of_the_window(deployment):  # noqa: F811
     first = run(deployment, "hourly", days=window_days())
     assert steps(first)["review-intel"]["series_seen"] > 0
     drain_queue(deployment["sqs"], deployment["queue_url"], consumer.fetch_discussions)

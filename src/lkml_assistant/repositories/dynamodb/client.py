@@ -131,9 +131,7 @@ class Dynamo:
     def get(self, table: str, key: Item, *, consistent: bool = True) -> Item | None:
         """One item; ``consistent=False`` where a read a second stale is harmless (half the
         read units)."""
-        response = self.client.get_item(
-            TableName=table, Key=wire(key), ConsistentRead=consistent
-        )
+        response = self.client.get_item(TableName=table, Key=wire(key), ConsistentRead=consistent)
         raw = response.get("Item")
         if not raw:
             return None
