@@ -122,6 +122,14 @@ class ThreadFetcher:
         self.summary.status = "failed" if self.summary.errors >= self.attempted else "partial"
 
 
+def rotated(projects: Sequence[str], now: datetime) -> list[str]:
+    """``projects`` starting at the one whose turn this hour is."""
+    if len(projects) < 2:
+        return list(projects)
+    start = int(now.timestamp() // 3600) % len(projects)
+    return [*projects[start:], *projects[:start]]
+
+
 def changed_projects(parts: Sequence[JobSummary]) -> set[str] | None:
     """The projects the steps so far changed in the store; None when a step cannot say."""
     changed: set[str] = set()
@@ -252,6 +260,10 @@ class Jobs:
         A project never synced starts at the window, not at its first patch years ago;
         ``windowed=False`` (the CLI) crawls from ``since``, or from the beginning."""
         wanted = list(projects or self.settings.projects)
+        if self.time_left is not None:
+            # Under a deadline, each hour starts at another project: one that a run short of
+            # time never reached is first within len(projects) hours, so none starves.
+            wanted = rotated(wanted, now)
         needs_window = full or days or self.projects_never_synced(wanted)
         if since is None and windowed and needs_window:
             since = self.window_start(now, days)

@@ -25,7 +25,6 @@ from lkml_assistant.repositories.dynamodb.client import Dynamo, Row
 from lkml_assistant.repositories.dynamodb.keys import (
     discussion_key,
     message_key,
-    pad,
     patch_key,
 )
 from lkml_assistant.repositories.dynamodb.patches import needs_marker, walk_patches
@@ -58,9 +57,6 @@ class DynamoDiscussions(DiscussionRepository):
                 "cnt": "messages",
                 TTL_ATTRIBUTE: self._db.expires_at(message.date),
             }
-            if message.author_email:
-                item["gsi2pk"] = f"A#{message.author_email.lower()}"
-                item["gsi2sk"] = f"{date}#{message.message_id}"
             # A Message-ID is one record: the last one given wins, as in SQLite.
             rows[message.message_id] = Row(
                 item,
@@ -175,9 +171,6 @@ class DynamoDiscussions(DiscussionRepository):
                 "cnt": "discussions",
                 TTL_ATTRIBUTE: expires,
             }
-            if discussion.thread_root:
-                item["gsi3pk"] = f"T#{discussion.thread_root}"
-                item["gsi3sk"] = pad(discussion.patch_id)
             parts = pack(item, record.data, f"X#D#{discussion.patch_id}")
             rows.append(Row(item, parts, ("discussion", str(discussion.patch_id))))
         live, skipped = self._db.live(rows)
@@ -266,17 +259,13 @@ class DynamoDiscussions(DiscussionRepository):
                 self._db.client.update_item(
                     TableName=self._db.discussions,
                     Key=wire(discussion_key(patch_id)),
-                    UpdateExpression="SET #stale = :one, #g4pk = :g4pk, #g4sk = :g4sk",
+                    UpdateExpression="SET #stale = :one",
                     ConditionExpression="attribute_exists(#pk) AND #stale = :zero",
                     ExpressionAttributeNames={
                         "#pk": "pk",
                         "#stale": "stale",
-                        "#g4pk": "gsi4pk",
-                        "#g4sk": "gsi4sk",
                     },
-                    ExpressionAttributeValues=wire(
-                        {":one": 1, ":zero": 0, ":g4pk": "STALE", ":g4sk": pad(patch_id)}
-                    ),
+                    ExpressionAttributeValues=wire({":one": 1, ":zero": 0}),
                 )
             except self._db.client.exceptions.ConditionalCheckFailedException:
                 continue
