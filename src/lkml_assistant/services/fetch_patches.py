@@ -222,6 +222,8 @@ class FetchPatches:
                 new_cursor = new_cursor.model_copy(update={"patches_since": latest.raw})
         else:
             new_cursor = self._update_project(project, cursor, summary, since_text)
+        if new_cursor == cursor:
+            return  # nothing to save: a quiet run reads its cursor once and writes nothing
         # Conditional: a second crawl that overlapped this one cannot move the cursor back.
         self.store.cursors.replace_cursor(project, new_cursor, expected=cursor)
 

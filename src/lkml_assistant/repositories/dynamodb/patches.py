@@ -28,6 +28,8 @@ from lkml_assistant.repositories.encoding import encode, utc_text
 # Independent index queries (one per Message-ID) run this many at once.
 READ_THREADS = 8
 _TOKEN = re.compile(r"[^\W_]+")
+# The one partition of by-date: every patch of every project.
+ALL_PATCHES = "ALL"
 
 
 def title_tokens(text: str) -> list[str]:
@@ -75,6 +77,8 @@ class DynamoPatches(PatchRepository):
             "gsi4sk": key,
             "gsi5pk": f"M#{patch.msgid}",
             "gsi5sk": f"patch#{pad(patch.id)}",
+            "gsi6pk": ALL_PATCHES,
+            "gsi6sk": key,
             "fp": record.fingerprint,
             "cnt": patch_counter(patch.project, patch.state),
             TTL_ATTRIBUTE: self._db.expires_at(patch.date),
@@ -186,6 +190,8 @@ def _partitions(
     """The index partitions (index, key attribute, value) that hold a query's patches."""
     if submitter is not None:
         return [("by-submitter", "gsi2pk", f"U#{submitter}")]
+    if project is None and not states:
+        return [("by-date", "gsi6pk", ALL_PATCHES)]
     projects = [project] if project is not None else sorted({p for p, _ in db.patch_counts()})
     if states:
         return [
@@ -243,7 +249,12 @@ def walk_patches(
         return
 
     partitions = _partitions(db, query.project, submitter, states)
-    sort_attribute = {"by-submitter": "gsi2sk", "by-state": "gsi4sk", "by-project-date": "gsi1sk"}
+    sort_attribute = {
+        "by-submitter": "gsi2sk",
+        "by-state": "gsi4sk",
+        "by-project-date": "gsi1sk",
+        "by-date": "gsi6sk",
+    }
 
     def run(index: str, attribute: str, value: str) -> Iterator[Item]:
         sort: tuple[str, str, Sequence[str]] | None = None
