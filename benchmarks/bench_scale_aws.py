@@ -17,8 +17,9 @@ with nothing new upstream, then an hour with new traffic (one new series in a te
 projects, with a reply), then the daily run. Targets per project for the quiet hourly run
 (issue 14): <= 2 Patchwork requests, <= 5 read units, <= 1 lore request per list.
 
-``LKML_SCALE_PROJECTS`` (default 10) and ``LKML_SCALE_PATCHES`` (patches per project, default
-40) size it; the figures per project are what scales to 100 projects.
+``LKML_SCALE_PROJECTS`` (default 8) and ``LKML_SCALE_PATCHES`` (patches per project, default
+12) size it (about 3 minutes on a shared 2-core machine; 100 projects take about 40); the
+figures per project are what scales to 100 projects.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-N_PROJECTS = int(os.environ.get("LKML_SCALE_PROJECTS", "10"))
-PATCHES_PER_PROJECT = int(os.environ.get("LKML_SCALE_PATCHES", "40"))
+N_PROJECTS = int(os.environ.get("LKML_SCALE_PROJECTS", "8"))
+PATCHES_PER_PROJECT = int(os.environ.get("LKML_SCALE_PATCHES", "12"))
 START = datetime(2025, 11, 1)
 DAYS = 28.0
 NOW = datetime(2025, 11, 30, 12, 0, tzinfo=UTC)

@@ -29,3 +29,15 @@ def test_review_intel_follows_what_the_fetch_changed():
     # Threads fetched in this process (no queue) wrote: which projects is not tracked.
     local = RefreshSummary(job="refresh-discussions", written=2)
     assert changed_projects([busy, local]) is None
+
+
+def test_review_intel_stops_before_a_project_when_out_of_time(tmp_path):
+    from lkml_assistant.config import load_settings
+    from lkml_assistant.repositories import open_store
+    from lkml_assistant.services.review_intel import ReviewIntel
+
+    with open_store(load_settings(store=f"sqlite:///{tmp_path}/store.sqlite3")) as store:
+        short = ReviewIntel(store, time_left=lambda: 5.0).run(projects=["a", "b"], since=None)
+        assert short.more and short.status == "ok"
+        plenty = ReviewIntel(store, time_left=lambda: 250.0).run(projects=["a", "b"], since=None)
+        assert not plenty.more

@@ -328,7 +328,7 @@ class Jobs:
         self, now: datetime, *, days: int | None = None, projects: Sequence[str] = ()
     ) -> ReviewIntelSummary:
         """Version chains and review status of the window's patches, from the store alone."""
-        return ReviewIntel(self.store).run(
+        return ReviewIntel(self.store, time_left=self.time_left).run(
             projects=projects or self.settings.projects, since=self.window_start(now, days)
         )
 
