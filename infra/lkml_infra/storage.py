@@ -100,7 +100,8 @@ class StorageConstruct(Construct):
                 index_name=index.name,
                 partition_key=_string(index.partition_key),
                 sort_key=_string(index.sort_key) if index.sort_key else None,
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=dynamodb.ProjectionType[index.projection],
+                non_key_attributes=list(index.include) or None,
                 read_capacity=read_capacity,
                 write_capacity=write_capacity,
             )

@@ -87,7 +87,10 @@ def test_tables_have_the_schema_keys_and_indexes(synth: Synth, schema: Any) -> N
         if index.sort_key:
             expected.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
         assert indexes[index.name]["KeySchema"] == expected
-        assert indexes[index.name]["Projection"] == {"ProjectionType": "ALL"}
+        projection = {"ProjectionType": index.projection}
+        if index.include:
+            projection["NonKeyAttributes"] = list(index.include)
+        assert indexes[index.name]["Projection"] == projection
 
 
 def test_tables_expire_items_keep_backups_and_encrypt(synth: Synth) -> None:

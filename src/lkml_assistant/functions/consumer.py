@@ -41,7 +41,9 @@ def fetch_discussions(
     settings = load_settings()
     processor = BatchProcessor(event_type=EventType.SQS)
     with open_store(settings) as store:
-        jobs = Jobs(settings, store)
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        time_left = (lambda: float(remaining()) / 1000.0) if remaining is not None else None
+        jobs = Jobs(settings, store, time_left=time_left)
         summary = DiscussionSummary(job="fetch-discussions")
         try:
             # The run record is finished, with its requests and seconds, when this block ends.
@@ -72,7 +74,7 @@ def fetch_discussions(
                 },
             )
         # What this batch changed shows in the chains and review statuses at once.
-        intel = jobs.then_review_intel(summary, clock.now())
+        intel = jobs.then_review_intel(summary, clock.now(), patch_ids=run.settled)
         if intel is not None:
             record_job(intel)
             logger.info(intel.line(), extra={"summary": intel.as_dict()})

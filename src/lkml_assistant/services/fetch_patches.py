@@ -64,6 +64,10 @@ class FetchPatchesSummary(JobSummary):
     events_seen: int = 0
     more: bool = Field(False, description="A crawl paused for lack of time; run again to go on.")
     threads_queued: int = Field(0, description="Threads sent to the work queue (AWS).")
+    changed_projects: list[str] = Field(
+        default_factory=list,
+        description="Projects whose sync wrote something: what review-intel has to look at.",
+    )
 
     line_fields: ClassVar[tuple[tuple[str, str], ...]] = (
         ("pages", "pages"),
@@ -159,10 +163,12 @@ class FetchPatches:
                     log.info("out of time before %s; the next run goes on", project)
                     summary.more = True
                     break
+                written = summary.written
                 try:
                     self._sync_project(project, summary, since=since, full=full)
                 except _Paused:
                     summary.more = True
+                    self._note_change(project, written, summary)
                     break
                 except CursorMovedError as exc:
                     # An overlapping run got there first; its cursor stands, ours is dropped.
@@ -172,9 +178,15 @@ class FetchPatches:
                     failed += 1
                     log.error("%s: %s", project, exc)
                     summary.error(f"{project}: {exc}")
+                self._note_change(project, written, summary)
             if failed:
                 summary.status = "failed" if failed == len(summary.projects) else "partial"
         return summary
+
+    @staticmethod
+    def _note_change(project: str, written_before: int, summary: FetchPatchesSummary) -> None:
+        if summary.written > written_before and project not in summary.changed_projects:
+            summary.changed_projects.append(project)
 
     # -- one project -------------------------------------------------------------------------
 
@@ -210,6 +222,8 @@ class FetchPatches:
                 new_cursor = new_cursor.model_copy(update={"patches_since": latest.raw})
         else:
             new_cursor = self._update_project(project, cursor, summary, since_text)
+        if new_cursor == cursor:
+            return  # nothing to save: a quiet run reads its cursor once and writes nothing
         # Conditional: a second crawl that overlapped this one cannot move the cursor back.
         self.store.cursors.replace_cursor(project, new_cursor, expected=cursor)
 

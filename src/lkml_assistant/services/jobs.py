@@ -17,7 +17,7 @@ with review-intel, and :meth:`Jobs.then_review_intel` follows a single fetch tha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import ClassVar, Protocol
@@ -97,13 +97,14 @@ class ThreadFetcher:
         self.job = job
         self.summary = summary
         self.attempted = 0
+        self.settled: set[int] = set()
 
     def fetch(self, task: ThreadTask) -> set[int]:
         """Fetch one task; raises UpstreamError so that its record is retried, also when lore
         was not asked at all (its circuit open): that task was not tried rather than failed."""
         self.attempted += 1
         try:
-            return self.job.run_task(task, self.summary)
+            settled = self.job.run_task(task, self.summary)
         except CircuitOpenError as exc:
             self.attempted -= 1
             if NOT_TRIED not in self.summary.skip_reasons:
@@ -113,10 +114,31 @@ class ThreadFetcher:
         except UpstreamError as exc:
             self.failed(f"{task.list_name}/{task.anchor}: {exc}")
             raise
+        self.settled |= settled
+        return settled
 
     def failed(self, message: str) -> None:
         self.summary.error(message)
         self.summary.status = "failed" if self.summary.errors >= self.attempted else "partial"
+
+
+def rotated(projects: Sequence[str], now: datetime) -> list[str]:
+    """``projects`` starting at the one whose turn this hour is."""
+    if len(projects) < 2:
+        return list(projects)
+    start = int(now.timestamp() // 3600) % len(projects)
+    return [*projects[start:], *projects[:start]]
+
+
+def changed_projects(parts: Sequence[JobSummary]) -> set[str] | None:
+    """The projects the steps so far changed in the store; None when a step cannot say."""
+    changed: set[str] = set()
+    for part in parts:
+        if isinstance(part, FetchPatchesSummary):
+            changed.update(part.changed_projects)
+        elif part.written:
+            return None  # threads fetched in this process: which projects is not tracked
+    return changed
 
 
 class JobProgress(Progress, ThreadProgress, Protocol):
@@ -149,8 +171,24 @@ class Jobs:
         days: int | None = None,
         projects: Sequence[str] = (),
     ) -> RecipeSummary:
-        """Every step of ``recipe``, in order; ``days`` replaces every step's window."""
-        parts = [self.run_step(step, now, days=days, projects=projects) for step in recipe.steps]
+        """Every step of ``recipe``, in order; ``days`` replaces every step's window.
+
+        In a recipe without a full step, review-intel looks only at the projects the steps
+        before it changed (none, when nothing was new upstream); a full recipe (daily,
+        weekly) looks at every project, the periodic safety net."""
+        parts: list[JobSummary] = []
+        incremental = not any(step.full for step in recipe.steps)
+        for step in recipe.steps:
+            wanted: Sequence[str] = projects
+            if step.job is JobName.REVIEW_INTEL and incremental:
+                changed = changed_projects(parts)
+                if changed is not None:
+                    wanted = [p for p in (projects or self.settings.projects) if p in changed]
+                    if not wanted:
+                        # Recorded all the same: the run says review-intel is current.
+                        parts.append(ReviewIntel(self.store).run(projects=[], since=None))
+                        continue
+            parts.append(self.run_step(step, now, days=days, projects=wanted))
         return RecipeSummary.of(recipe.name, parts, days)
 
     def run_step(
@@ -188,11 +226,21 @@ class Jobs:
         return [p for p in wanted if self.store.cursors.get_cursor(p) is None]
 
     def then_review_intel(
-        self, summary: JobSummary, now: datetime, *, projects: Sequence[str] = ()
+        self,
+        summary: JobSummary,
+        now: datetime,
+        *,
+        projects: Sequence[str] = (),
+        patch_ids: Iterable[int] = (),
     ) -> ReviewIntelSummary | None:
-        """After a single fetch (CLI, queue consumer): review-intel, if the fetch wrote."""
+        """After a single fetch (CLI, queue consumer): review-intel, if the fetch wrote; given
+        the ``patch_ids`` the fetch settled, only for their projects."""
         if not summary.written:
             return None
+        ids = set(patch_ids)
+        if ids and not projects:
+            found = {patch.project for patch in self.store.patches.get_patches(ids).values()}
+            projects = [p for p in self.settings.projects if p in found] or sorted(found)
         return self.review_intel(now, projects=projects)
 
     # -- the jobs ------------------------------------------------------------------------------
@@ -212,6 +260,10 @@ class Jobs:
         A project never synced starts at the window, not at its first patch years ago;
         ``windowed=False`` (the CLI) crawls from ``since``, or from the beginning."""
         wanted = list(projects or self.settings.projects)
+        if self.time_left is not None:
+            # Under a deadline, each hour starts at another project: one that a run short of
+            # time never reached is first within len(projects) hours, so none starves.
+            wanted = rotated(wanted, now)
         needs_window = full or days or self.projects_never_synced(wanted)
         if since is None and windowed and needs_window:
             since = self.window_start(now, days)
@@ -276,7 +328,7 @@ class Jobs:
         self, now: datetime, *, days: int | None = None, projects: Sequence[str] = ()
     ) -> ReviewIntelSummary:
         """Version chains and review status of the window's patches, from the store alone."""
-        return ReviewIntel(self.store).run(
+        return ReviewIntel(self.store, time_left=self.time_left).run(
             projects=projects or self.settings.projects, since=self.window_start(now, days)
         )
 

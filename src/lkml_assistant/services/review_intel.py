@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import ClassVar
+
+from pydantic import Field
 
 from lkml_assistant.intel.patchid import patch_id as git_patch_id
 from lkml_assistant.intel.status import (
@@ -40,6 +42,7 @@ from lkml_assistant.models.records import (
     StoredMessage,
 )
 from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
+from lkml_assistant.services.fetch_patches import PAUSE_MARGIN
 from lkml_assistant.services.summary import JobSummary, recorded_run
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class ReviewIntelSummary(JobSummary):
     linked: int = 0
     resends: int = 0
     reviews_written: int = 0
+    more: bool = Field(False, description="Out of time: projects were left to the next run.")
 
     line_fields: ClassVar[tuple[tuple[str, str], ...]] = (
         ("series_seen", "series"),
@@ -64,13 +68,19 @@ class ReviewIntelSummary(JobSummary):
 
 
 class ReviewIntel:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, time_left: Callable[[], float] | None = None) -> None:
         self.store = store
+        self.time_left = time_left
 
     def run(self, *, projects: Sequence[str], since: datetime | None) -> ReviewIntelSummary:
         summary = ReviewIntelSummary()
         with recorded_run(self.store, summary):
-            for project in projects:
+            for number, project in enumerate(projects):
+                if self.time_left is not None and self.time_left() < PAUSE_MARGIN:
+                    # As a crawl pauses: the projects left are done by the next full run.
+                    log.info("out of time: %d projects left", len(projects) - number)
+                    summary.more = True
+                    break
                 self._project(project, since, summary)
         return summary
 

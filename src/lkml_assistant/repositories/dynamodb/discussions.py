@@ -7,6 +7,7 @@ one partition); a patch's discussion is ``D#<patch id>``/``D``, with its review 
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -24,10 +25,9 @@ from lkml_assistant.repositories.dynamodb.client import Dynamo, Row
 from lkml_assistant.repositories.dynamodb.keys import (
     discussion_key,
     message_key,
-    pad,
     patch_key,
 )
-from lkml_assistant.repositories.dynamodb.patches import walk_patches
+from lkml_assistant.repositories.dynamodb.patches import needs_marker, walk_patches
 from lkml_assistant.repositories.dynamodb.payload import pack, part_keys
 from lkml_assistant.repositories.dynamodb.schema import TTL_ATTRIBUTE
 from lkml_assistant.repositories.encoding import (
@@ -57,9 +57,6 @@ class DynamoDiscussions(DiscussionRepository):
                 "cnt": "messages",
                 TTL_ATTRIBUTE: self._db.expires_at(message.date),
             }
-            if message.author_email:
-                item["gsi2pk"] = f"A#{message.author_email.lower()}"
-                item["gsi2sk"] = f"{date}#{message.message_id}"
             # A Message-ID is one record: the last one given wins, as in SQLite.
             rows[message.message_id] = Row(
                 item,
@@ -71,7 +68,7 @@ class DynamoDiscussions(DiscussionRepository):
         # Messages whose thread root changed are stored under another partition: find them
         # by Message-ID, so that they move instead of being duplicated.
         at_new_key = self._db.batch_get(
-            self._db.discussions, (row.item for row in live), (), keep_expired=True
+            self._db.discussions, (row.item for row in live), (TTL_ATTRIBUTE,), keep_expired=True
         )
         elsewhere = self._locate(
             row.item["mid"] for row in live if item_key(row.item) not in at_new_key
@@ -154,7 +151,7 @@ class DynamoDiscussions(DiscussionRepository):
         patch_items = self._db.batch_get(
             self._db.patches,
             (patch_key(item.patch_id) for item in given),
-            (TTL_ATTRIBUTE,),
+            ("id", "project", "dk", TTL_ATTRIBUTE),
         )
         rows = []
         for discussion in given:
@@ -174,18 +171,21 @@ class DynamoDiscussions(DiscussionRepository):
                 "cnt": "discussions",
                 TTL_ATTRIBUTE: expires,
             }
-            if discussion.thread_root:
-                item["gsi3pk"] = f"T#{discussion.thread_root}"
-                item["gsi3sk"] = pad(discussion.patch_id)
             parts = pack(item, record.data, f"X#D#{discussion.patch_id}")
             rows.append(Row(item, parts, ("discussion", str(discussion.patch_id))))
         live, skipped = self._db.live(rows)
-        result, deltas, _ = self._db.upsert(
+        result, deltas, written = self._db.upsert(
             self._db.discussions,
             live,
             must_write=lambda old: bool(old.get("stale")),
         )
         self._db.add_counts(deltas)
+        # The patches' "needs its thread" markers go: a write is a new or refreshed discussion.
+        by_id = {int(item["id"]): item for item in patch_items.values() if "dk" in item}
+        wrote = {int(item["patch_id"]) for item in written}
+        done = [needs_marker(by_id[pid]) for pid in sorted(wrote & set(by_id))]
+        if done:
+            self._db.batch_write(self._db.discussions, [], done)
         result.unchanged += skipped
         return result
 
@@ -215,49 +215,64 @@ class DynamoDiscussions(DiscussionRepository):
     def patches_without_discussion(
         self, *, projects: Sequence[str] = (), since: datetime | None = None, limit: int = 10_000
     ) -> list[int]:
-        found: list[int] = []
-        chosen = set(projects)
-        patches = walk_patches(self._db, PatchQuery(since=since), None, page=500)
-        while len(found) < limit:
-            batch = []
-            for item in patches:
-                if not chosen or item["project"] in chosen:
-                    batch.append(int(item["id"]))
-                    if len(batch) == 100:
-                        break
-            if not batch:
-                break
-            stored = {
-                int(item["patch_id"]): item
-                for item in self._discussion_items(batch, ("patch_id", "stale", TTL_ATTRIBUTE))
-            }
-            for patch_id in batch:
-                if patch_id not in stored or stored[patch_id].get("stale"):
-                    found.append(patch_id)
-        return found[:limit]
+        """From the "needs its thread" markers (one partition per project, by date): with
+        nothing new a project costs one empty query. A marker whose discussion is stored and
+        fresh (a kill between the two writes) is dropped here."""
+        chosen = list(projects) or sorted({p for p, _ in self._db.patch_counts()})
+        lower = utc_text(since) if since else None
+        markers: list[Item] = []
+        for project in chosen:
+            sort = ("sk", "#s >= :s0", (lower,)) if lower else None
+            found = self._db.query(
+                self._db.discussions,
+                ("pk", f"NEED#{project}"),
+                sort=sort,
+                forward=False,
+                page=min(limit, 1000),
+            )
+            markers.extend(itertools.islice(found, limit))
+        markers.sort(key=lambda item: str(item["sk"]), reverse=True)
+        markers = markers[:limit]
+        ids = [int(item["patch_id"]) for item in markers]
+        stored = {
+            int(item["patch_id"]): item
+            for item in self._discussion_items(ids, ("patch_id", "stale", TTL_ATTRIBUTE))
+        }
+        settled = [m for m in markers if int(m["patch_id"]) in stored]
+        settled = [m for m in settled if not stored[int(m["patch_id"])].get("stale")]
+        if settled:
+            self._db.batch_write(self._db.discussions, [], settled)
+        done = {int(m["patch_id"]) for m in settled}
+        return [pid for pid in ids if pid not in done]
+
+    def _markers(self, patch_ids: Iterable[int]) -> list[Item]:
+        """The markers of stored patches (their project and date key read from them)."""
+        keys = [patch_key(patch_id) for patch_id in set(patch_ids)]
+        items = self._db.batch_get(self._db.patches, keys, ("id", "project", "dk", TTL_ATTRIBUTE))
+        return [needs_marker(item) for item in items.values()]
 
     def mark_stale(self, patch_ids: Iterable[int]) -> int:
         changed = 0
+        stale: list[int] = []
         for patch_id in sorted(set(patch_ids)):
             try:
                 self._db.client.update_item(
                     TableName=self._db.discussions,
                     Key=wire(discussion_key(patch_id)),
-                    UpdateExpression="SET #stale = :one, #g4pk = :g4pk, #g4sk = :g4sk",
+                    UpdateExpression="SET #stale = :one",
                     ConditionExpression="attribute_exists(#pk) AND #stale = :zero",
                     ExpressionAttributeNames={
                         "#pk": "pk",
                         "#stale": "stale",
-                        "#g4pk": "gsi4pk",
-                        "#g4sk": "gsi4sk",
                     },
-                    ExpressionAttributeValues=wire(
-                        {":one": 1, ":zero": 0, ":g4pk": "STALE", ":g4sk": pad(patch_id)}
-                    ),
+                    ExpressionAttributeValues=wire({":one": 1, ":zero": 0}),
                 )
             except self._db.client.exceptions.ConditionalCheckFailedException:
                 continue
             changed += 1
+            stale.append(patch_id)
+        if stale:
+            self._db.batch_write(self._db.discussions, self._markers(stale), [])
         return changed
 
     def recent_thread_roots(self, since: datetime) -> dict[str, str]:

@@ -86,3 +86,9 @@ def message_key(root: str, message_id: str) -> Item:
 
 def discussion_key(patch_id: int) -> Item:
     return {"pk": f"D#{patch_id}", "sk": "D"}
+
+
+def needs_thread_key(project: str, date_sort_key: str) -> Item:
+    """A patch whose thread is still to be read (none yet, or stale): a marker in the
+    discussions table, a project's markers in one partition by date."""
+    return {"pk": f"NEED#{project}", "sk": date_sort_key}

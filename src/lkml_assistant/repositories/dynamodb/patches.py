@@ -14,7 +14,13 @@ from lkml_assistant.models.records import WriteResult
 from lkml_assistant.repositories.base import PageMark, PatchQuery, PatchRepository
 from lkml_assistant.repositories.dynamodb.attributes import Item
 from lkml_assistant.repositories.dynamodb.client import Dynamo, Row, patch_counter
-from lkml_assistant.repositories.dynamodb.keys import date_key, pad, patch_key, review_key
+from lkml_assistant.repositories.dynamodb.keys import (
+    date_key,
+    needs_thread_key,
+    pad,
+    patch_key,
+    review_key,
+)
 from lkml_assistant.repositories.dynamodb.payload import pack
 from lkml_assistant.repositories.dynamodb.schema import TTL_ATTRIBUTE
 from lkml_assistant.repositories.encoding import encode, utc_text
@@ -22,6 +28,8 @@ from lkml_assistant.repositories.encoding import encode, utc_text
 # Independent index queries (one per Message-ID) run this many at once.
 READ_THREADS = 8
 _TOKEN = re.compile(r"[^\W_]+")
+# The one partition of by-date: every patch of every project.
+ALL_PATCHES = "ALL"
 
 
 def title_tokens(text: str) -> list[str]:
@@ -69,6 +77,8 @@ class DynamoPatches(PatchRepository):
             "gsi4sk": key,
             "gsi5pk": f"M#{patch.msgid}",
             "gsi5sk": f"patch#{pad(patch.id)}",
+            "gsi6pk": ALL_PATCHES,
+            "gsi6sk": key,
             "fp": record.fingerprint,
             "cnt": patch_counter(patch.project, patch.state),
             TTL_ATTRIBUTE: self._db.expires_at(patch.date),
@@ -84,6 +94,10 @@ class DynamoPatches(PatchRepository):
         rows, skipped = self._db.live([self._row(patch) for patch in patches])
         result, deltas, _ = self._db.upsert(self._db.patches, rows)
         self._db.add_counts(deltas)
+        # A new patch needs its thread read: a marker the planner finds by project and date.
+        markers = [needs_marker(row.item) for row in rows if row.created]
+        if markers:
+            self._db.batch_write(self._db.discussions, markers, [])
         result.unchanged += skipped
         return result
 
@@ -92,7 +106,7 @@ class DynamoPatches(PatchRepository):
         return [Patch.model_validate_json(text) for text in texts]
 
     def get_patch(self, patch_id: int) -> Patch | None:
-        item = self._db.get(self._db.patches, patch_key(patch_id))
+        item = self._db.get(self._db.patches, patch_key(patch_id), consistent=False)
         return self._patches([item])[0] if item else None
 
     def get_patches(self, patch_ids: Iterable[int]) -> dict[int, Patch]:
@@ -159,12 +173,25 @@ class DynamoPatches(PatchRepository):
         return self._patches(items)
 
 
+def needs_marker(patch_item: Item) -> Item:
+    """The "needs its thread" marker of a stored patch item (its project, date key and TTL)."""
+    marker: Item = {
+        **needs_thread_key(patch_item["project"], patch_item["dk"]),
+        "patch_id": int(patch_item["id"]),
+    }
+    if patch_item.get(TTL_ATTRIBUTE) is not None:
+        marker[TTL_ATTRIBUTE] = patch_item[TTL_ATTRIBUTE]
+    return marker
+
+
 def _partitions(
     db: Dynamo, project: str | None, submitter: str | None, states: set[str]
 ) -> list[tuple[str, str, str]]:
     """The index partitions (index, key attribute, value) that hold a query's patches."""
     if submitter is not None:
         return [("by-submitter", "gsi2pk", f"U#{submitter}")]
+    if project is None and not states:
+        return [("by-date", "gsi6pk", ALL_PATCHES)]
     projects = [project] if project is not None else sorted({p for p, _ in db.patch_counts()})
     if states:
         return [
@@ -222,7 +249,12 @@ def walk_patches(
         return
 
     partitions = _partitions(db, query.project, submitter, states)
-    sort_attribute = {"by-submitter": "gsi2sk", "by-state": "gsi4sk", "by-project-date": "gsi1sk"}
+    sort_attribute = {
+        "by-submitter": "gsi2sk",
+        "by-state": "gsi4sk",
+        "by-project-date": "gsi1sk",
+        "by-date": "gsi6sk",
+    }
 
     def run(index: str, attribute: str, value: str) -> Iterator[Item]:
         sort: tuple[str, str, Sequence[str]] | None = None

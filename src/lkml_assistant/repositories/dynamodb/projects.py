@@ -35,7 +35,7 @@ class DynamoProjects(ProjectRepository):
         return result
 
     def get_project(self, link_name: str) -> Project | None:
-        item = self._db.get(self._db.patches, project_key(link_name))
+        item = self._db.get(self._db.patches, project_key(link_name), consistent=False)
         if item is None:
             return None
         return Project.model_validate_json(self._db.unpack(self._db.patches, [item])[0])

@@ -155,12 +155,14 @@ class DynamoRuns(RunRepository):
     def running_runs(self) -> list[RunRecord]:
         counter = self._db.get(self._db.patches, RUN_COUNTER_KEY) or {}
         ids = sorted(int(text) for text in counter.get("running", set()))
-        pointers = self._db.batch_get(self._db.patches, (run_pointer_key(i) for i in ids))
+        pointers = self._db.batch_get(
+            self._db.patches, (run_pointer_key(i) for i in ids), consistent=True
+        )
         keys = [
             {"pk": run_partition(pointer["job"]), "sk": pointer["run_sk"]}
             for pointer in pointers.values()
         ]
-        found = self._db.batch_get(self._db.patches, keys, RUN_FIELDS)
+        found = self._db.batch_get(self._db.patches, keys, RUN_FIELDS, consistent=True)
         runs = [decode_run(item) for item in found.values() if item["status"] == RUNNING]
         return sorted(runs, key=lambda run: (run.started_at, run.id or 0))
 
@@ -186,6 +188,8 @@ class DynamoRuns(RunRepository):
     def last_successes(self) -> dict[str, RunRecord]:
         counter = self._db.get(self._db.patches, RUN_COUNTER_KEY) or {}
         jobs = sorted(counter.get("jobs", set()))
-        found = self._db.batch_get(self._db.patches, (run_success_key(job) for job in jobs))
+        found = self._db.batch_get(
+            self._db.patches, (run_success_key(job) for job in jobs), consistent=True
+        )
         runs = (decode_run(item) for item in found.values())
         return {run.job: run for run in sorted(runs, key=lambda run: run.job)}

@@ -2,8 +2,10 @@
 """The two DynamoDB tables, keys and indexes: one definition for the store, the tests and CDK.
 
 Plain data with no boto3 import, so the CDK app (``infra/``) and the Lambda cold start can both
-read it cheaply. Every key attribute is a string and every index projects ALL attributes (the
-store filters index pages on them); the item layouts are in ``docs/data-model.md``.
+read it cheaply. Every key attribute is a string; the patches table's indexes project ALL
+attributes (the store filters index pages on them and reads patches from them), the
+discussions table's one index only what its lookup reads. The item layouts and the access
+patterns with their cost in units are in ``docs/data-model.md``.
 
 Patches table (patches, series, projects, cursors, runs: everything Patchwork-shaped):
 
@@ -17,15 +19,18 @@ Patches table (patches, series, projects, cursors, runs: everything Patchwork-sh
 - ``by-series``: a series' patches (``S#<series id>``, ``<id>``, zero padded).
 - ``by-state``: a project's patches in one state (``ST#<project>#<state>``, ``<date>#<id>``).
 - ``by-msgid``: from a mail to its patch or series (``M#<msgid>``, ``<kind>#<id>``).
+- ``by-date``: every project's patches newest first (``ALL``, ``<date>#<id>``): a list without
+  a project is one query, not one per project merged. One partition: at ~3,000 new patches a
+  week its writes are far below a partition's 1,000 units a second, so no date sharding.
 
 Discussions table (what lore holds):
 
 - ``pk``/``sk``: a message is ``T#<thread root>``/``M#<msgid>`` (one item per Message-ID, the
   thread's messages under one partition key); a patch's discussion is ``D#<patch id>``/``D``.
-- ``by-message-id``: which thread holds a Message-ID (``M#<msgid>``).
-- ``by-author``: a person's mail, newest first (``A#<email>``, ``<date>#<msgid>``).
-- ``by-thread``: the patches whose discussion lives in a thread (``T#<root>``, ``<patch id>``).
-- ``stale``: sparse; only discussions waiting for a re-fetch carry it (``STALE``, ``<patch id>``).
+- ``NEED#<project>``/``<date>#<patch id>``: a patch whose thread is still to be read (new, or
+  its discussion stale); the thread planner reads one partition per project, newest first.
+- ``by-message-id``: which thread holds a Message-ID (``M#<msgid>``; keys, root and TTL).
+  (``by-author``, ``by-thread`` and ``stale`` were written and never read: dropped.)
 """
 
 from __future__ import annotations
@@ -39,9 +44,15 @@ SORT_KEY = "sk"
 
 @dataclass(frozen=True)
 class Index:
+    """A global secondary index. ``projection`` is ``ALL``, ``KEYS_ONLY`` or ``INCLUDE`` (the
+    keys and ``include``): an index holds what its queries read, since every write of an item
+    is written again, at its projected size, to each index the item is in."""
+
     name: str
     partition_key: str
     sort_key: str | None = None
+    projection: str = "ALL"
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,16 +78,15 @@ PATCHES = TableSchema(
         Index("by-series", "gsi3pk", "gsi3sk"),
         Index("by-state", "gsi4pk", "gsi4sk"),
         Index("by-msgid", "gsi5pk", "gsi5sk"),
+        Index("by-date", "gsi6pk", "gsi6sk"),
     ),
 )
 
 DISCUSSIONS = TableSchema(
     logical_name="discussions",
     indexes=(
-        Index("by-message-id", "gsi1pk"),
-        Index("by-author", "gsi2pk", "gsi2sk"),
-        Index("by-thread", "gsi3pk", "gsi3sk"),
-        Index("stale", "gsi4pk", "gsi4sk"),
+        # Which thread holds a Message-ID: the keys, the root and the TTL are all it reads.
+        Index("by-message-id", "gsi1pk", projection="INCLUDE", include=("root", TTL_ATTRIBUTE)),
     ),
 )
 

@@ -42,7 +42,7 @@ class DynamoSeries(SeriesRepository):
         return result
 
     def get_series(self, series_id: int) -> Series | None:
-        item = self._db.get(self._db.patches, series_key(series_id))
+        item = self._db.get(self._db.patches, series_key(series_id), consistent=False)
         if item is None:
             return None
         return Series.model_validate_json(self._db.unpack(self._db.patches, [item])[0])

@@ -14,6 +14,7 @@ from lkml_assistant.repositories.dynamodb.schema import (
     PATCHES,
     SORT_KEY,
     TTL_ATTRIBUTE,
+    Index,
     TableSchema,
 )
 
@@ -40,6 +41,13 @@ def create_tables(
         )
 
 
+def _projection(index: Index) -> dict[str, Any]:
+    projection: dict[str, Any] = {"ProjectionType": index.projection}
+    if index.include:
+        projection["NonKeyAttributes"] = list(index.include)
+    return projection
+
+
 def _table_definition(schema: TableSchema, name: str) -> dict[str, Any]:
     def key_schema(partition: str, sort: str | None) -> list[dict[str, str]]:
         keys = [{"AttributeName": partition, "KeyType": "HASH"}]
@@ -58,7 +66,7 @@ def _table_definition(schema: TableSchema, name: str) -> dict[str, Any]:
             {
                 "IndexName": index.name,
                 "KeySchema": key_schema(index.partition_key, index.sort_key),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": _projection(index),
             }
             for index in schema.indexes
         ],
