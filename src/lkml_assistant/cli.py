@@ -155,6 +155,20 @@ def cmd_review_intel(args: argparse.Namespace) -> int:
     return _report(summary, args.json)
 
 
+def cmd_upgrade_store(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    _setup_logging(settings.log_level, args.verbose, args.quiet)
+    if settings.store != "dynamodb":
+        print(f"{PROG}: upgrade-store: nothing to do, SQLite migrates itself when opened")
+        return 0
+    from lkml_assistant.repositories.dynamodb import DynamoDbStore
+
+    with open_store(settings) as store:
+        assert isinstance(store, DynamoDbStore)
+        print(store.upgrade())
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from lkml_assistant.local.service import ApiStartError, LocalService
 
@@ -345,6 +359,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="patches of the last N days (default: LKML_BACKFILL_DAYS, 30)",
     )
     intel.set_defaults(handler=cmd_review_intel)
+
+    upgrade = commands.add_parser(
+        "upgrade-store",
+        parents=[common],
+        help="once after upgrading: rewrite DynamoDB items an earlier version wrote",
+        description="Give DynamoDB patch items written by an earlier version the by-date "
+        "index and their 'needs its thread' marker (docs/aws.md). Safe to run again or beside "
+        "the jobs; a Scan, so run it with an operator's credentials. SQLite needs nothing.",
+    )
+    upgrade.set_defaults(handler=cmd_upgrade_store)
 
     serve = commands.add_parser(
         "serve",

@@ -16,6 +16,7 @@ from lkml_assistant.repositories.dynamodb.reviews import DynamoReviews
 from lkml_assistant.repositories.dynamodb.runs import DynamoRuns
 from lkml_assistant.repositories.dynamodb.series import DynamoSeries
 from lkml_assistant.repositories.dynamodb.stats import DynamoStats
+from lkml_assistant.repositories.dynamodb.upgrade import UpgradeResult, upgrade_items
 from lkml_assistant.repositories.encoding import Clock, utc_now
 
 if TYPE_CHECKING:
@@ -64,6 +65,10 @@ class DynamoDbStore(Store):
     def write_requests(self) -> int:
         """How many write requests (PutItem, UpdateItem, BatchWriteItem …) this store made."""
         return self._db.write_requests
+
+    def upgrade(self) -> UpgradeResult:
+        """The one-off rewrite of items an earlier version wrote (``upgrade.py``)."""
+        return upgrade_items(self._db)
 
     def close(self) -> None:
         self._db.client.close()
