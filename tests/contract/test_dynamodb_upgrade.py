@@ -67,8 +67,8 @@ def test_upgrade_store_indexes_and_marks_what_an_earlier_version_wrote(
     first = capsys.readouterr().out
     assert "25 patch items without the by-date index, 25 indexed" in first
 
-    listed = [p.id for p in store.patches.page_patches(PatchQuery(), limit=100)]
-    assert sorted(listed) == sorted(p.id for p in patches)
+    relisted = [p.id for p in store.patches.page_patches(PatchQuery(), limit=100)]
+    assert sorted(relisted) == sorted(p.id for p in patches)
     assert set(store.discussions.patches_without_discussion()) == set(unread) & set(old)
     assert set(planned) == set(unread)
 
