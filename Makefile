@@ -46,8 +46,11 @@ peers:
 	@if [ -x tests/peers/wrk.sh ]; then tests/peers/wrk.sh ensure-installed; fi
 	@if [ -x tests/peers/chromium.sh ]; then tests/peers/chromium.sh ensure-installed; fi
 
+# One pytest worker per CPU (pytest-xdist), each test file whole on one worker: its module
+# fixtures and peers stay its own. TEST_WORKERS=0 runs them in this process, one after another.
+TEST_WORKERS ?= auto
 test: setup peers
-	$(UV) run pytest
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadfile
 	$(MAKE) infra-test
 
 # No peer process: the sync jobs run against in-process fakes (tests/unit/test_sync_jobs.py).
