@@ -193,3 +193,73 @@ def test_changes_cursor_flows_from_latest(http, world):
     assert after["items"] == []
     garbage = http.get("/api/changes", params={"updated_since": "not-a-cursor"})
     assert garbage.status_code == 400
+
+
+def test_review_intel_stores_each_versions_range_diff_once(world):
+    store, first, again = world["store"], world["first"], world["again"]
+    assert first.range_diffs_written > 20 and again.range_diffs_written == 0
+    links = store.reviews.get_links(VLAN_CHAIN)
+    for older, newer in itertools.pairwise(VLAN_CHAIN):
+        assert links[newer].previous_id == older
+        record = store.range_diffs.get_range_diff(newer, older)
+        assert record is not None and (record.version, record.against_version) == (
+            links[newer].version,
+            links[older].version,
+        )
+        new_series = store.series.get_series(newer)
+        assert new_series is not None
+        # Every patch of the newer version is in exactly one pair.
+        assert sorted(p.new_index for p in record.pairs if p.new_index is not None) == list(
+            range(len(new_series.patch_ids))
+        )
+
+
+def test_range_diff_route_against_the_previous_and_an_earlier_version(http, world):
+    newer, older, oldest = VLAN_CHAIN[3], VLAN_CHAIN[2], VLAN_CHAIN[0]
+    body = http.get(f"/api/series/{newer}/range-diff").json()
+    assert (body["against_id"], body["previous"], body["stored"]) == (older, True, True)
+    assert sum(body["counts"].values()) == len(body["pairs"])
+    for pair in body["pairs"]:
+        assert (
+            pair["mark"]
+            == {"unchanged": "=", "changed": "!", "added": ">", "dropped": "<"}[pair["verdict"]]
+        )
+        assert bool(pair["interdiff"]) == (pair["verdict"] == "changed")
+    far = http.get(f"/api/series/{newer}/range-diff", params={"against": oldest}).json()
+    assert (far["against_id"], far["previous"], far["stored"]) == (oldest, False, False)
+    # The same rule on the spot as stored: against the previous version, built again.
+    store = world["store"]
+    from lkml_assistant.services.range_diffs import range_diff_from_store
+
+    built = range_diff_from_store(
+        store, store.series.get_series(newer), store.series.get_series(older)
+    )
+    assert built == store.range_diffs.get_range_diff(newer, older)
+
+
+def test_range_diff_route_rejects_what_is_not_an_earlier_version(http):
+    newer = VLAN_CHAIN[3]
+    for against in (VLAN_CHAIN[5], newer, STABLE_PULLS[0]):
+        answer = http.get(f"/api/series/{newer}/range-diff", params={"against": against})
+        assert answer.status_code == 400, against
+    assert http.get(f"/api/series/{newer}/range-diff?against=abc").status_code == 400
+    assert http.get("/api/series/99999999/range-diff").status_code == 404
+    assert http.get(f"/api/series/{STABLE_PULLS[0]}/range-diff").status_code == 404
+
+
+def test_series_page_shows_each_pairs_verdict_and_the_changed_ones_diffs(http):
+    newer = VLAN_CHAIN[3]
+    body = http.get(f"/api/series/{newer}/range-diff").json()
+    page = http.get(f"/series/{newer}")
+    assert page.status_code == 200
+    html = page.text
+    assert f"Changes since v{body['against_version']}" in html
+    assert html.count('<tr class="pair pair-') == len(body["pairs"])
+    for verdict, count in body["counts"].items():
+        assert html.count(f'<tr class="pair pair-{verdict}">') == count
+    changed = sum(1 for p in body["pairs"] if p["verdict"] == "changed")
+    assert html.count('<details class="diff interdiff">') == changed
+    far = http.get(f"/series/{newer}", params={"against": VLAN_CHAIN[0]}).text
+    assert "(not the previous version)" in far
+    first = http.get(f"/series/{STABLE_PULLS[0]}").text
+    assert "Changes since" not in first

@@ -20,7 +20,10 @@ from lkml_assistant.sources.mail import parse_mbox
 from tests.corpus import read_mbox, threads_path
 from tests.git_rangediff import GitRangeDiff
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("git") is None, reason="needs git"),
+    pytest.mark.slow,  # ~25 s: 1,500 patch mails through git apply and git range-diff
+]
 log = logging.getLogger(__name__)
 
 THREADS = [

@@ -33,6 +33,7 @@ from lkml_assistant import __version__
 from lkml_assistant.api.feed import MEDIA_TYPE as ATOM_MEDIA_TYPE
 from lkml_assistant.api.feed import atom_feed
 from lkml_assistant.api.params import (
+    AgainstFilter,
     Cursor,
     Email,
     Limit,
@@ -59,6 +60,7 @@ from lkml_assistant.models.api import (
     PersonDetail,
     PersonReviewsOut,
     ProjectList,
+    RangeDiffOut,
     SeriesDetail,
     StatsOut,
     VersionsOut,
@@ -267,6 +269,18 @@ def build_router(service: QueryService) -> Router:
     )
     def series_versions(series_id: SeriesId) -> VersionsOut:
         return service.versions(series_id)
+
+    @router.get(
+        "/series/<series_id>/range-diff",
+        summary="What changed since the previous version: each patch unchanged, changed, "
+        "added or dropped, as git range-diff",
+        description="against: any earlier version of the same chain (400 if it is not one); "
+        "404 for a series with no earlier version.",
+        tags=["series"],
+        responses=_answers(RangeDiffOut),
+    )
+    def series_range_diff(series_id: SeriesId, against: AgainstFilter = None) -> RangeDiffOut:
+        return service.range_diff(series_id, against)
 
     @router.get(
         "/people/<email>/reviews",

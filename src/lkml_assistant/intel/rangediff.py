@@ -328,7 +328,7 @@ def changelog_of(cover_body: str) -> str:
     message, _, _ = split_patch_body(cover_body)
     kept = []
     for line in message.split("\n"):
-        if line.rstrip() == "-- ":
+        if line in ("-- ", "--"):
             break
         if _DIFFSTAT.match(line):
             continue

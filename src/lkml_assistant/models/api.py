@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lkml_assistant.models.rangediff import PairVerdict
 from lkml_assistant.models.review import ReviewStatus
 
 
@@ -347,3 +348,44 @@ class PersonDetail(_Out):
         description="Their own patches still waiting: unreviewed or in discussion."
     )
     given: list[ReviewGivenOut] = Field(description="Reviews they gave, newest first.")
+
+
+class RangePatchRef(_Out):
+    index: int = Field(description="1-based position of the patch in its version.")
+    msgid: str = Field(description="The patch mail's Message-ID.")
+    patch_id: int | None = Field(description="Patchwork's patch id, when the patch is stored.")
+    title: str
+
+
+class RangePairOut(_Out):
+    verdict: PairVerdict = Field(
+        description="unchanged (=), changed (!), added (>) or dropped (<), as git range-diff."
+    )
+    mark: str = Field(description="git range-diff's mark: =, !, > or <.")
+    old: RangePatchRef | None = Field(description="The patch in the earlier version.")
+    new: RangePatchRef | None = Field(description="The patch in this version.")
+    same_code: bool = Field(description="Same git patch-id: only the commit message changed.")
+    interdiff: str = Field(
+        description="For changed: the diff of the two patches (message and code), git "
+        "range-diff's diff of diffs."
+    )
+    notes: str = Field(description="The newer patch's notes below its '---' line.")
+    carried: list[CarriedReviewOut] = Field(
+        description="Trailers of earlier versions that carry forward to this unchanged patch."
+    )
+
+
+class RangeDiffOut(_Out):
+    series_id: int
+    version: int
+    against_id: int = Field(description="The earlier version compared against.")
+    against_version: int
+    chain_id: int
+    previous: bool = Field(description="against_id is the version just before this one.")
+    stored: bool = Field(
+        description="Computed by review-intel when the version arrived (else: just now)."
+    )
+    complete: bool = Field(description="False when some patch mails were not stored.")
+    changelog: str = Field(description="The author's changelog for this version.")
+    counts: dict[PairVerdict, int] = Field(description="Pairs per verdict.")
+    pairs: list[RangePairOut] = Field(description="In git range-diff's order.")

@@ -4,6 +4,8 @@
 No upstream request: it reads the patches, series and discussions the other jobs stored,
 links the versions of each series (:mod:`lkml_assistant.intel.versions`), carries trailers
 forward across unchanged patches and rolls the status up (:mod:`lkml_assistant.intel.status`),
+computes the range-diff of each new version against the previous one (once: stored, and
+recomputed only while some patch mail is missing; :mod:`lkml_assistant.services.range_diffs`),
 and writes one :class:`SeriesLink` per series (with the series' status, so readers never
 recompute it) and one :class:`PatchReview` per patch. As every upsert, an unchanged result
 writes nothing, so running it after every fetch is cheap in writes.
@@ -36,9 +38,10 @@ from lkml_assistant.models.records import (
     PatchDiscussion,
     PatchReview,
     SeriesLink,
-    StoredMessage,
 )
 from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
+from lkml_assistant.services.mail_index import MailIndex
+from lkml_assistant.services.range_diffs import range_diffs_for_chain
 from lkml_assistant.services.summary import JobSummary, recorded_run
 
 log = logging.getLogger(__name__)
@@ -54,11 +57,13 @@ class ReviewIntelSummary(JobSummary):
     linked: int = 0
     resends: int = 0
     reviews_written: int = 0
+    range_diffs_written: int = 0
 
     line_fields: ClassVar[tuple[tuple[str, str], ...]] = (
         ("series_seen", "series"),
         ("chains", "chains"),
         ("reviews_written", "reviews changed"),
+        ("range_diffs_written", "range-diffs"),
     )
 
 
@@ -87,7 +92,7 @@ class ReviewIntel:
             log.info("series %s of %s is not stored yet; skipped", series_id, project)
             summary.skip("series not stored")
         summary.series_seen += len(series)
-        mail = _MailIndex(self.store)
+        mail = MailIndex(self.store)
         discussions = self.store.discussions.get_discussions(p.id for p in patches)
         hashes: dict[str, str | None] = {}
         candidates = []
@@ -167,10 +172,27 @@ class ReviewIntel:
                     )
                 )
         summary += self.store.reviews.upsert_links(records)
+        self._range_diffs(records, series, by_series, mail, summary)
         reviews = self._reviews(project, by_series, statuses, hashes)
         result = self.store.reviews.upsert_reviews(reviews)
         summary.reviews_written += result.written
         summary += result
+
+    def _range_diffs(
+        self,
+        links: list[SeriesLink],
+        series: dict[int, Series],
+        by_series: dict[int, list[Patch]],
+        mail: MailIndex,
+        summary: ReviewIntelSummary,
+    ) -> None:
+        """What changed between consecutive versions: computed once, when a version arrives."""
+        diffs, done = range_diffs_for_chain(self.store, links, series, by_series, mail.message)
+        summary.unchanged += done
+        if diffs:
+            written = self.store.range_diffs.upsert_range_diffs(diffs)
+            summary.range_diffs_written += written.written
+            summary += written
 
     def _patches(self, project: str, since: datetime | None) -> list[Patch]:
         query = PatchQuery(project=project, since=since)
@@ -259,32 +281,3 @@ class ReviewIntel:
                     )
                 )
         return out
-
-
-class _MailIndex:
-    """Stored mail by Message-ID, reading each thread once."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.by_id: dict[str, StoredMessage] = {}
-        self.roots_read: set[str] = set()
-
-    def _load(self, root: str) -> None:
-        if root in self.roots_read:
-            return
-        self.roots_read.add(root)
-        for message in self.store.discussions.thread_messages(root):
-            self.by_id[message.message_id] = message
-
-    def message(self, msgid: str) -> StoredMessage | None:
-        if msgid not in self.by_id:
-            root = self.store.discussions.known_message_ids([msgid]).get(msgid)
-            if root:
-                self._load(root)
-        return self.by_id.get(msgid)
-
-    def body(self, msgid: str, discussion: PatchDiscussion | None) -> str:
-        if msgid not in self.by_id and discussion is not None and discussion.thread_root:
-            self._load(discussion.thread_root)
-        found = self.by_id.get(msgid)
-        return found.body if found is not None else ""

@@ -287,6 +287,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX runs_running ON runs (started_at) WHERE status = 'running';
     CREATE INDEX runs_job_status ON runs (job, status, started_at DESC);
     """,
+    # Range-diffs between versions of a series (review-intel computes each once).
+    """
+    CREATE TABLE range_diffs (
+        series_id   INTEGER NOT NULL,
+        against_id  INTEGER NOT NULL,
+        project     TEXT NOT NULL,
+        complete    INTEGER NOT NULL,
+        data        TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (series_id, against_id)
+    );
+    """,
 )
 
 

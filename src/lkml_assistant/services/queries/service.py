@@ -27,6 +27,7 @@ from lkml_assistant.models.api import (
     PersonDetail,
     PersonReviewsOut,
     ProjectList,
+    RangeDiffOut,
     ReviewGivenOut,
     SeriesDetail,
     StatsOut,
@@ -51,6 +52,7 @@ from lkml_assistant.services.queries.mapping import (
     series_detail,
     trailer_out,
 )
+from lkml_assistant.services.queries.rangediff import range_diff_out
 from lkml_assistant.services.queries.validation import (
     DEFAULT_LIMIT,
     check_changes_request,
@@ -216,6 +218,10 @@ class QueryService:
             latest=originals[-1].series_id,
             versions=out,
         )
+
+    def range_diff(self, series_id: int, against: int | None = None) -> RangeDiffOut:
+        """What changed since the previous version (or ``against``, an earlier one)."""
+        return range_diff_out(self.store, series_id, against)
 
     def changes(self, updated_since: str | None, *, limit: int = 500) -> ChangesOut:
         """What changed in the store after a cursor (None: a cursor at the newest change)."""
