@@ -9,14 +9,17 @@ status filters, the per-person view, the Atom feed and the "changed since" curso
 from __future__ import annotations
 
 import itertools
+import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
 from lkml_assistant.api.app import create_local_app
 from lkml_assistant.config import load_settings
+from lkml_assistant.intel.queue import is_list_address
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.services.jobs import Jobs
@@ -263,3 +266,55 @@ def test_series_page_shows_each_pairs_verdict_and_the_changed_ones_diffs(http):
     assert "(not the previous version)" in far
     first = http.get(f"/series/{STABLE_PULLS[0]}").text
     assert "Changes since" not in first
+
+
+QUEUE_DATA = Path(__file__).parent.parent / "data" / "queue" / "ja-ssi-bg.json"
+
+
+@pytest.fixture(scope="module")
+def pinned_http(world):
+    """The API with its clock pinned: how long a patch has waited is counted to NOW."""
+    app = create_local_app(world["store"], world["settings"], clock=lambda: NOW)
+    with Served(app) as served, httpx.Client(base_url=served.url, timeout=30) as client:
+        yield client
+
+
+NOW = datetime(2025, 12, 30, 12, tzinfo=UTC)
+
+
+def test_a_reviewers_queue_is_the_hand_built_list_from_the_mail(pinned_http):
+    expected = json.loads(QUEUE_DATA.read_text())
+    reviewer = expected["reviewer"]
+    body = pinned_http.get(f"/api/people/{reviewer}/queue", params={"limit": 100}).json()
+    assert [item["patch"]["id"] for item in body["items"]] == expected["expected"]
+    assert body["now"].startswith("2025-12-30T12:00:00")
+    for item in body["items"]:
+        posted = datetime.fromisoformat(item["waiting_since"])
+        assert item["waited_seconds"] == int((NOW - posted).total_seconds())
+        assert reviewer in item["still_waiting_on"] and reviewer in item["asked"]
+        assert reviewer not in item["reviewed_by_others"]
+        assert not any(is_list_address(a) for a in item["asked"])
+        assert item["patch"]["review_status"] not in {"accepted", "rejected", "superseded"}
+
+
+def test_the_queue_page_and_feed_list_the_same_patches(pinned_http):
+    expected = json.loads(QUEUE_DATA.read_text())
+    reviewer = expected["reviewer"]
+    page = pinned_http.get(f"/people/{reviewer}/queue")
+    assert page.status_code == 200
+    assert page.text.count('<tr class="waiting">') == len(expected["expected"])
+    for patch_id in expected["expected"]:
+        assert f'/patches/{patch_id}"' in page.text
+    feed = pinned_http.get(f"/api/people/{reviewer}/queue.atom")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    root = ET.fromstring(feed.content)
+    ids = [e.findtext(f"{ATOM}id") for e in root.findall(f"{ATOM}entry")]
+    assert [int((i or "").rpartition(":")[2]) for i in ids] == expected["expected"]
+    assert all(
+        "waiting" in (e.findtext(f"{ATOM}summary") or "") for e in root.findall(f"{ATOM}entry")
+    )
+    assert pinned_http.get("/api/people/not-an-address/queue").status_code == 400
+    # A list is asked on every patch and waits for none.
+    assert (
+        pinned_http.get("/api/people/netfilter-devel@vger.kernel.org/queue").json()["items"] == []
+    )

@@ -389,3 +389,26 @@ class RangeDiffOut(_Out):
     changelog: str = Field(description="The author's changelog for this version.")
     counts: dict[PairVerdict, int] = Field(description="Pairs per verdict.")
     pairs: list[RangePairOut] = Field(description="In git range-diff's order.")
+
+
+class QueueItemOut(_Out):
+    patch: PatchItem
+    waiting_since: datetime = Field(description="When the patch was posted (its latest version).")
+    waited_seconds: int = Field(description="How long it has waited, from the request's now.")
+    waited: str = Field(description="The same, as people say it: '3 days', '5 hours'.")
+    asked: list[str] = Field(description="Everyone its To:/Cc: asked (lists left out).")
+    still_waiting_on: list[str] = Field(description="Those of them who have not answered yet.")
+    reviewed_by_others: list[str] = Field(
+        description="Who else gave it a Reviewed-by, Acked-by, Tested-by or NAK."
+    )
+
+
+class QueueOut(_Out):
+    """A reviewer's queue: the twin of the ``/people/{email}/queue`` page and feed."""
+
+    email: str
+    now: datetime = Field(description="The moment waiting times are counted to.")
+    items: list[QueueItemOut] = Field(
+        description="Open patches whose To:/Cc: named the address and that it has not "
+        "answered (no reply, no trailer) since their latest version; oldest first."
+    )

@@ -227,6 +227,11 @@ class ReviewRepository(ABC):
     def reviews_given_by(self, email: str, *, limit: int = 100) -> list[PatchReview]:
         """Reviews of patches this address gave a trailer or NAK to, newest patch first."""
 
+    @abstractmethod
+    def waiting_on(self, email: str, *, limit: int = 100) -> list[PatchReview]:
+        """Reviews of open patches still waiting on this address (its ``waiting_on``),
+        oldest patch first: a reviewer's queue."""
+
 
 class RangeDiffRepository(ABC):
     """Range-diffs of a series against an earlier version of its chain (intel/rangediff.py),

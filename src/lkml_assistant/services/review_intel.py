@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from lkml_assistant.intel.patchid import patch_id as git_patch_id
+from lkml_assistant.intel.queue import addressed, waiting_on
 from lkml_assistant.intel.status import (
     PatchEvidence,
     SeriesEvidence,
@@ -173,7 +174,9 @@ class ReviewIntel:
                 )
         summary += self.store.reviews.upsert_links(records)
         self._range_diffs(records, series, by_series, mail, summary)
-        reviews = self._reviews(project, by_series, statuses, hashes)
+        lists = tuple(p.list_email for p in self.store.projects.list_projects() if p.list_email)
+        asked = _Asked(mail, discussions, lists)
+        reviews = self._reviews(project, by_series, statuses, hashes, asked)
         result = self.store.reviews.upsert_reviews(reviews)
         summary.reviews_written += result.written
         summary += result
@@ -248,6 +251,7 @@ class ReviewIntel:
         by_series: dict[int, list[Patch]],
         statuses: dict[int, SeriesStatus],
         hashes: dict[str, str | None],
+        asked: _Asked,
     ) -> list[PatchReview]:
         out: list[PatchReview] = []
         for sid, status in statuses.items():
@@ -280,4 +284,32 @@ class ReviewIntel:
                         applied=patch_status.applied,
                     )
                 )
+                out[-1] = asked.fill(out[-1], patch)
         return out
+
+
+class _Asked:
+    """Who each patch mail asked, and who of them it still waits on (intel/queue.py)."""
+
+    def __init__(
+        self, mail: MailIndex, discussions: dict[int, PatchDiscussion], lists: tuple[str, ...]
+    ) -> None:
+        self.mail = mail
+        self.discussions = discussions
+        self.lists = lists
+
+    def fill(self, review: PatchReview, patch: Patch) -> PatchReview:
+        message = self.mail.message(patch.msgid)
+        if message is None:
+            return review
+        asked = addressed(
+            message.to, message.cc, author=patch.submitter.email, known_lists=self.lists
+        )
+        discussion = self.discussions.get(patch.id)
+        answered = set(review.reviewers)
+        if discussion is not None:
+            summary = discussion.summary
+            answered.update(summary.participants)
+            answered.update(t.given_by_email for t in (*summary.trailers, *summary.naks))
+        waiting = waiting_on(asked, answered=answered, status=review.status)
+        return review.model_copy(update={"addressed": asked, "waiting_on": waiting})

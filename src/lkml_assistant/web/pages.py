@@ -92,6 +92,7 @@ def build_pages(service: QueryService, *, lore_url: str) -> Router:
     """The page routes, answering from ``service``; messages link to ``lore_url``."""
     router = Router()  # type: ignore[no-untyped-call]
     pages = _Pages(router, service, lore_url)
+    _queue_page(router, pages, service)
 
     def patch_list(
         *,
@@ -224,6 +225,13 @@ def build_pages(service: QueryService, *, lore_url: str) -> Router:
         return Response(status_code=200, content_type=media_type, body=content, headers=headers)
 
     return router
+
+
+def _queue_page(router: Router, pages: _Pages, service: QueryService) -> None:
+    @router.get("/people/<email>/queue", include_in_schema=False)
+    def queue_page(email: Email, limit: Limit = DEFAULT_LIMIT) -> Response[str]:
+        queue = service.queue(email, limit=limit)
+        return pages.render("queue.html", title=f"waiting on {queue.email}", queue=queue)
 
 
 def _range_diff(service: QueryService, series_id: int, against: int | None) -> RangeDiffOut | None:
