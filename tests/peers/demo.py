@@ -35,6 +35,11 @@ DEMO_DIR = REPO_ROOT / ".run" / "demo"
 PROJECT = "netfilter-devel"
 # The patch with the longest review thread of the dump (28 replies).
 SAMPLE_PATCH = 985
+# v13 of Eric Woudstra's "conntrack: bridge: add double vlan, pppoe and pppoe-in-q" (v10 … v17
+# in the dump): its page shows what changed since v12.
+SAMPLE_SERIES, SAMPLE_SERIES_VERSION = 429, 13  # noqa: RUF100
+# The IPVS maintainer: a short queue of real patches sent to him (tests/data/queue/).
+SAMPLE_REVIEWER = "ja@ssi.bg"
 START_TIMEOUT = 120.0
 
 
@@ -147,6 +152,10 @@ LKML Assistant is serving the netfilter-devel dump (Patchwork {patchwork}, lore 
   a patch, JSON  {api}/api/patches/{SAMPLE_PATCH}
   its review     {api}/api/patches/{SAMPLE_PATCH}/discussion
   store stats    {api}/api/stats
+  what changed   {api}/series/{SAMPLE_SERIES}  (v{SAMPLE_SERIES_VERSION}: since the previous)
+  range-diff     {api}/api/series/{SAMPLE_SERIES}/range-diff
+  a queue        {api}/people/{SAMPLE_REVIEWER}/queue
+  queue, JSON    {api}/api/people/{SAMPLE_REVIEWER}/queue  (Atom: .../queue.atom)
 
 The first start backfills the whole dump (about ten seconds); Ctrl-C stops everything.
 """,

@@ -269,7 +269,7 @@ def _what_changed_and_waits(router: Router, service: QueryService) -> None:
         tags=["people"],
         responses={
             200: {"description": "An Atom 1.0 feed", "content": {ATOM_MEDIA_TYPE: {}}},
-            **_ERRORS,
+            **_ERRORS_404,  # an address no route accepts (a '/') matches no route
         },
     )
     def person_queue_feed(email: Email, limit: Limit = 50) -> Response[bytes]:
