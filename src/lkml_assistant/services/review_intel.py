@@ -190,7 +190,9 @@ class ReviewIntel:
         summary: ReviewIntelSummary,
     ) -> None:
         """What changed between consecutive versions: computed once, when a version arrives."""
-        diffs, done = range_diffs_for_chain(self.store, links, series, by_series, mail.message)
+        # Every patch mail and cover letter this needs was read above (patch-ids, candidates):
+        # look them up in what was read, with no further request to the store.
+        diffs, done = range_diffs_for_chain(self.store, links, series, by_series, mail.by_id.get)
         summary.unchanged += done
         if diffs:
             written = self.store.range_diffs.upsert_range_diffs(diffs)
@@ -299,7 +301,8 @@ class _Asked:
         self.lists = lists
 
     def fill(self, review: PatchReview, patch: Patch) -> PatchReview:
-        message = self.mail.message(patch.msgid)
+        # The patch mails were read with their threads for the patch-ids: no new request.
+        message = self.mail.by_id.get(patch.msgid)
         if message is None:
             return review
         asked = addressed(
