@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import random
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -32,12 +34,14 @@ from typing import Any
 
 from tests.shared_data import REPO_ROOT, patchwork_dump, shared_dir
 
+from lkml_assistant.intel.queue import addressed, waiting_on
 from lkml_assistant.intel.subjects import is_patch_submission, is_reply_subject
 from lkml_assistant.intel.trailers import scan_trailers
 from lkml_assistant.models.discussion import PatchReviewSummary, Trailer, TrailerKind
 from lkml_assistant.models.domain import CoverRef, Patch, Person, Project, Series, SeriesRef
-from lkml_assistant.models.records import PatchDiscussion, StoredMessage
+from lkml_assistant.models.records import PatchDiscussion, PatchReview, SeriesLink, StoredMessage
 from lkml_assistant.repositories.sqlite import MIGRATIONS, SqliteStore
+from lkml_assistant.services.range_diffs import range_diff_from_store
 from lkml_assistant.sources.mail import (
     MailParseError,
     normalize_body,
@@ -46,7 +50,7 @@ from lkml_assistant.sources.mail import (
 )
 from lkml_assistant.sources.patchwork_mapping import map_patch
 
-VERSION = "3"
+VERSION = "4"  # 4: reviews with who each patch waits on, chains and range-diffs
 PATCHES = 100_000
 MIN_MESSAGES = 1_000_000
 LONG_THREAD = 28  # messages in the threads the discussion benchmark reads
@@ -132,6 +136,8 @@ def _template(message: Any, list_name: str) -> tuple[str, StoredMessage, tuple[T
         body=body.text,
         quoted_lines=quoted,
         trailers=scan.given,
+        to=message.to,
+        cc=message.cc,
     )
     return kind, stored, scan.carried
 
@@ -179,6 +185,8 @@ class Manifest:
     sample_patches: list[int] = field(default_factory=list)
     sample_series: list[int] = field(default_factory=list)
     submitters: dict[str, int] = field(default_factory=dict)
+    queue_reviewers: dict[str, int] = field(default_factory=dict)
+    range_diff_series: list[int] = field(default_factory=list)
     build_seconds: float = 0.0
     version: str = VERSION
 
@@ -466,6 +474,87 @@ class Generator:
             yield patches, series_list, messages, discussions
 
 
+_STATUS_OF_STATE = {"accepted": "accepted", "rejected": "rejected", "superseded": "superseded"}
+
+
+def _reviews(
+    patches: list[Patch],
+    messages: list[StoredMessage],
+    discussions: list[PatchDiscussion],
+    waiting: Counter[str],
+) -> list[PatchReview]:
+    """Each patch's review as review-intel would store it, with its real To:/Cc: asked."""
+    mails = {m.message_id: m for m in messages}
+    found = {d.patch_id: d for d in discussions}
+    out = []
+    for patch in patches:
+        discussion = found.get(patch.id)
+        mail = mails.get(patch.msgid)
+        summary = discussion.summary if discussion else None
+        givers = (
+            tuple(sorted({t.given_by_email.lower() for t in summary.trailers})) if summary else ()
+        )
+        status = _STATUS_OF_STATE.get(
+            patch.state,
+            "reviewed"
+            if givers
+            else "in-discussion"
+            if summary and summary.reply_count
+            else "unreviewed",
+        )
+        asked = addressed(mail.to, mail.cc, author=patch.submitter.email) if mail else ()
+        answered = {*givers, *(summary.participants if summary else ())}
+        waits = waiting_on(asked, answered=answered, status=status)
+        waiting.update(waits)
+        out.append(
+            PatchReview(
+                patch_id=patch.id,
+                project=patch.project,
+                series_id=patch.series[0].id if patch.series else None,
+                submitter_email=patch.submitter.email.casefold(),
+                date=patch.date,
+                status=status,
+                reviewers=givers,
+                addressed=asked,
+                waiting_on=waits,
+            )
+        )
+    return out
+
+
+def _chains_and_range_diffs(store: SqliteStore, sample: list[int]) -> list[int]:
+    """Chains of three (s-2 → s-1 → s) for sample series, and the stored range-diffs of each
+    consecutive pair, computed from the stored mail as review-intel does."""
+    out = []
+    used: set[int] = set()
+    for series_id in sample:
+        ids = [series_id - 2, series_id - 1, series_id]
+        found = store.series.get_series_many(ids)
+        if len(found) < 3 or used & set(ids):
+            continue  # one chain per series: overlapping samples are left out
+        used.update(ids)
+        links = [
+            SeriesLink(
+                series_id=sid,
+                project=found[sid].project,
+                chain_id=ids[0],
+                position=n,
+                version=n + 1,
+                previous_id=ids[n - 1] if n else None,
+                superseded_by=ids[n + 1] if n + 1 < len(ids) else None,
+                rule="subject" if n else None,
+            )
+            for n, sid in enumerate(ids)
+        ]
+        store.reviews.upsert_links(links)
+        store.range_diffs.upsert_range_diffs(
+            range_diff_from_store(store, found[new], found[old])
+            for old, new in itertools.pairwise(ids)
+        )
+        out.append(series_id)
+    return out
+
+
 def build(path: Path, manifest_path: Path) -> Manifest:
     started = time.perf_counter()
     templates = load_templates()
@@ -494,11 +583,13 @@ def build(path: Path, manifest_path: Path) -> Manifest:
     )
     generator = Generator(templates)
     manifest = generator.manifest
+    waiting: Counter[str] = Counter()
     for patches, series, messages, discussions in generator.series_batches():
         store.patches.upsert_patches(patches)
         store.series.upsert_series(series)
         store.discussions.upsert_messages(messages)
         store.discussions.upsert_discussions(discussions)
+        store.reviews.upsert_reviews(_reviews(patches, messages, discussions, waiting))
         manifest.patches += len(patches)
         manifest.series += len(series)
         manifest.messages += len(messages)
@@ -516,6 +607,11 @@ def build(path: Path, manifest_path: Path) -> Manifest:
     manifest.sample_series = [rng.randint(1, manifest.series) for _ in range(200)]
     top = sorted(generator.submitter_counts.items(), key=lambda item: -item[1])
     manifest.submitters = dict(top[:20])
+    # Reviewers with long and short queues: the busiest, and some around a hundred.
+    busiest = waiting.most_common()
+    middling = [item for item in busiest if 50 <= item[1] <= 200][:5]
+    manifest.queue_reviewers = dict(busiest[:5] + middling)
+    manifest.range_diff_series = _chains_and_range_diffs(store, manifest.sample_series[:100])
     store.close()
     manifest.build_seconds = round(time.perf_counter() - started, 1)
     print(f"  parsed templates in {parsed:.1f} s; built in {manifest.build_seconds} s")

@@ -9,14 +9,17 @@ status filters, the per-person view, the Atom feed and the "changed since" curso
 from __future__ import annotations
 
 import itertools
+import json
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
 from lkml_assistant.api.app import create_local_app
 from lkml_assistant.config import load_settings
+from lkml_assistant.intel.queue import is_list_address
 from lkml_assistant.repositories.base import PatchQuery
 from lkml_assistant.repositories.sqlite import SqliteStore
 from lkml_assistant.services.jobs import Jobs
@@ -193,3 +196,125 @@ def test_changes_cursor_flows_from_latest(http, world):
     assert after["items"] == []
     garbage = http.get("/api/changes", params={"updated_since": "not-a-cursor"})
     assert garbage.status_code == 400
+
+
+def test_review_intel_stores_each_versions_range_diff_once(world):
+    store, first, again = world["store"], world["first"], world["again"]
+    assert first.range_diffs_written > 20 and again.range_diffs_written == 0
+    links = store.reviews.get_links(VLAN_CHAIN)
+    for older, newer in itertools.pairwise(VLAN_CHAIN):
+        assert links[newer].previous_id == older
+        record = store.range_diffs.get_range_diff(newer, older)
+        assert record is not None and (record.version, record.against_version) == (
+            links[newer].version,
+            links[older].version,
+        )
+        new_series = store.series.get_series(newer)
+        assert new_series is not None
+        # Every patch of the newer version is in exactly one pair.
+        assert sorted(p.new_index for p in record.pairs if p.new_index is not None) == list(
+            range(len(new_series.patch_ids))
+        )
+
+
+def test_range_diff_route_against_the_previous_and_an_earlier_version(http, world):
+    newer, older, oldest = VLAN_CHAIN[3], VLAN_CHAIN[2], VLAN_CHAIN[0]
+    body = http.get(f"/api/series/{newer}/range-diff").json()
+    assert (body["against_id"], body["previous"], body["stored"]) == (older, True, True)
+    assert sum(body["counts"].values()) == len(body["pairs"])
+    for pair in body["pairs"]:
+        assert (
+            pair["mark"]
+            == {"unchanged": "=", "changed": "!", "added": ">", "dropped": "<"}[pair["verdict"]]
+        )
+        assert bool(pair["interdiff"]) == (pair["verdict"] == "changed")
+    far = http.get(f"/api/series/{newer}/range-diff", params={"against": oldest}).json()
+    assert (far["against_id"], far["previous"], far["stored"]) == (oldest, False, False)
+    # The same rule on the spot as stored: against the previous version, built again.
+    store = world["store"]
+    from lkml_assistant.services.range_diffs import range_diff_from_store
+
+    built = range_diff_from_store(
+        store, store.series.get_series(newer), store.series.get_series(older)
+    )
+    assert built == store.range_diffs.get_range_diff(newer, older)
+
+
+def test_range_diff_route_rejects_what_is_not_an_earlier_version(http):
+    newer = VLAN_CHAIN[3]
+    for against in (VLAN_CHAIN[5], newer, STABLE_PULLS[0]):
+        answer = http.get(f"/api/series/{newer}/range-diff", params={"against": against})
+        assert answer.status_code == 400, against
+    assert http.get(f"/api/series/{newer}/range-diff?against=abc").status_code == 400
+    assert http.get("/api/series/99999999/range-diff").status_code == 404
+    assert http.get(f"/api/series/{STABLE_PULLS[0]}/range-diff").status_code == 404
+
+
+def test_series_page_shows_each_pairs_verdict_and_the_changed_ones_diffs(http):
+    newer = VLAN_CHAIN[3]
+    body = http.get(f"/api/series/{newer}/range-diff").json()
+    page = http.get(f"/series/{newer}")
+    assert page.status_code == 200
+    html = page.text
+    assert f"Changes since v{body['against_version']}" in html
+    assert html.count('<tr class="pair pair-') == len(body["pairs"])
+    for verdict, count in body["counts"].items():
+        assert html.count(f'<tr class="pair pair-{verdict}">') == count
+    changed = sum(1 for p in body["pairs"] if p["verdict"] == "changed")
+    assert html.count('<details class="diff interdiff">') == changed
+    far = http.get(f"/series/{newer}", params={"against": VLAN_CHAIN[0]}).text
+    assert "(not the previous version)" in far
+    first = http.get(f"/series/{STABLE_PULLS[0]}").text
+    assert "Changes since" not in first
+
+
+QUEUE_DATA = Path(__file__).parent.parent / "data" / "queue" / "ja-ssi-bg.json"
+
+
+@pytest.fixture(scope="module")
+def pinned_http(world):
+    """The API with its clock pinned: how long a patch has waited is counted to NOW."""
+    app = create_local_app(world["store"], world["settings"], clock=lambda: NOW)
+    with Served(app) as served, httpx.Client(base_url=served.url, timeout=30) as client:
+        yield client
+
+
+NOW = datetime(2025, 12, 30, 12, tzinfo=UTC)
+
+
+def test_a_reviewers_queue_is_the_hand_built_list_from_the_mail(pinned_http):
+    expected = json.loads(QUEUE_DATA.read_text())
+    reviewer = expected["reviewer"]
+    body = pinned_http.get(f"/api/people/{reviewer}/queue", params={"limit": 100}).json()
+    assert [item["patch"]["id"] for item in body["items"]] == expected["expected"]
+    assert body["now"].startswith("2025-12-30T12:00:00")
+    for item in body["items"]:
+        posted = datetime.fromisoformat(item["waiting_since"])
+        assert item["waited_seconds"] == int((NOW - posted).total_seconds())
+        assert reviewer in item["still_waiting_on"] and reviewer in item["asked"]
+        assert reviewer not in item["reviewed_by_others"]
+        assert not any(is_list_address(a) for a in item["asked"])
+        assert item["patch"]["review_status"] not in {"accepted", "rejected", "superseded"}
+
+
+def test_the_queue_page_and_feed_list_the_same_patches(pinned_http):
+    expected = json.loads(QUEUE_DATA.read_text())
+    reviewer = expected["reviewer"]
+    page = pinned_http.get(f"/people/{reviewer}/queue")
+    assert page.status_code == 200
+    assert page.text.count('<tr class="waiting">') == len(expected["expected"])
+    for patch_id in expected["expected"]:
+        assert f'/patches/{patch_id}"' in page.text
+    feed = pinned_http.get(f"/api/people/{reviewer}/queue.atom")
+    assert feed.headers["content-type"].startswith("application/atom+xml")
+    root = ET.fromstring(feed.content)
+    ids = [e.findtext(f"{ATOM}id") for e in root.findall(f"{ATOM}entry")]
+    assert [int((i or "").rpartition(":")[2]) for i in ids] == expected["expected"]
+    assert all(
+        "waiting" in (e.findtext(f"{ATOM}summary") or "") for e in root.findall(f"{ATOM}entry")
+    )
+    assert pinned_http.get("/api/people/not-an-address/queue").status_code == 400
+    # A list is asked on every patch and waits for none.
+    assert (
+        pinned_http.get("/api/people/netfilter-devel@vger.kernel.org/queue").json()["items"] == []
+    )

@@ -241,3 +241,49 @@ def test_hostile_mail_renders_as_text_and_runs_nothing(
     assert watch.dialogs == []
     assert watch.errors == []
     assert watch.foreign == []
+
+
+# v13 of "conntrack: bridge: add double vlan, pppoe and pppoe-in-q" (v10 … v17 in the dump),
+# and the IPVS maintainer, whose queue tests/data/queue/ja-ssi-bg.json lists by hand.
+RANGE_DIFF_SERIES = 429
+QUEUE_REVIEWER = "ja@ssi.bg"
+
+
+def test_a_reader_sees_what_changed_since_the_previous_version_and_opens_a_diff(
+    reader, web, web_site: WebSite, browser: Browser, artefacts: Path
+) -> None:
+    page, watch = reader
+    twin = web.get(f"/api/series/{RANGE_DIFF_SERIES}/range-diff").json()
+    page.goto(f"{web_site.url}/series/{RANGE_DIFF_SERIES}")
+    assert page.locator("h2#range-diff").inner_text() == f"Changes since v{twin['against_version']}"
+    assert texts(page, "table.range-diff td.mark") == [p["mark"] for p in twin["pairs"]]
+    changed = page.locator("details.interdiff")
+    assert changed.count() == twin["counts"]["changed"] > 0
+    first = changed.first
+    assert not first.locator("pre").is_visible()
+    first.locator("summary").click()  # a <details>: opens without JavaScript
+    assert first.locator("pre").is_visible()
+    shown = first.locator("pre").inner_text()
+    interdiff = next(p["interdiff"] for p in twin["pairs"] if p["verdict"] == "changed")
+    assert shown.strip() == interdiff.strip()
+    page.screenshot(path=str(artefacts / "range-diff-open-desktop.png"), full_page=True)
+    shoot(browser, artefacts, "range-diff", page.url)
+    assert watch.foreign == []
+
+
+def test_a_reviewer_reads_their_queue(
+    reader, web, web_site: WebSite, browser: Browser, artefacts: Path
+) -> None:
+    page, watch = reader
+    twin = web.get(f"/api/people/{QUEUE_REVIEWER}/queue").json()
+    assert twin["items"]
+    page.goto(f"{web_site.url}/people/{QUEUE_REVIEWER}")
+    page.click(f'a[href="/people/{QUEUE_REVIEWER}/queue"]')
+    assert page.locator("h1").inner_text() == f"Waiting on {QUEUE_REVIEWER}"
+    assert texts(page, "table.queue td.name") == [i["patch"]["name"] for i in twin["items"]]
+    # How long each waited is counted to the server's clock (pinned in test_review_intel.py).
+    assert all(texts(page, "table.queue td.date"))
+    page.click("table.queue td.name a >> nth=0")
+    assert twin_of(page, web)["id"] == twin["items"][0]["patch"]["id"]
+    shoot(browser, artefacts, "queue", f"{web_site.url}/people/{QUEUE_REVIEWER}/queue")
+    assert watch.foreign == []

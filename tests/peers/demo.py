@@ -47,6 +47,11 @@ API = "/api"  # the JSON API's prefix; the pages for people are at the same path
 # progress, such as the Patchwork test server starting, gets this long in all).
 STALL_SECONDS = 120.0
 POLL_SECONDS = 0.5
+# v13 of Eric Woudstra's "conntrack: bridge: add double vlan, pppoe and pppoe-in-q" (v10 … v17
+# in the dump): its page shows what changed since v12.
+SAMPLE_SERIES, SAMPLE_SERIES_VERSION = 429, 13
+# The IPVS maintainer: a short queue of real patches sent to him (tests/data/queue/).
+SAMPLE_REVIEWER = "ja@ssi.bg"
 
 
 class DemoError(Exception):
@@ -301,11 +306,15 @@ class Demo:
 
   patches        {base}/?project={PROJECT}
   sample patch   {base}/patches/{SAMPLE_PATCH} (its review: 28 replies)
+  what changed   {base}/series/{SAMPLE_SERIES} (v{SAMPLE_SERIES_VERSION}: since the last version)
+  a queue        {base}/people/{SAMPLE_REVIEWER}/queue
   API docs       {base}{API}/docs
   OpenAPI        {base}{API}/openapi.json
   patches, JSON  {base}{API}/patches?project={PROJECT}&limit=5
   a patch, JSON  {base}{API}/patches/{SAMPLE_PATCH}
   its review     {base}{API}/patches/{SAMPLE_PATCH}/discussion
+  range-diff     {base}{API}/series/{SAMPLE_SERIES}/range-diff
+  queue, JSON    {base}{API}/people/{SAMPLE_REVIEWER}/queue (Atom: .../queue.atom)
   store stats    {base}{API}/stats
   upstreams      Patchwork {patchwork}, lore {lore}
 

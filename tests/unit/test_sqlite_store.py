@@ -150,6 +150,8 @@ def test_an_older_file_gets_the_review_counts_of_its_discussions(tmp_path):
     conn.executescript(
         "DROP INDEX runs_running; DROP INDEX runs_job_status;"
         "ALTER TABLE runs DROP COLUMN owner; ALTER TABLE runs DROP COLUMN lease_until;"
+        "DROP TABLE range_diffs; DROP TRIGGER waiting_insert; DROP TRIGGER waiting_update;"
+        "DROP TABLE waiting;"
     )
     conn.execute("PRAGMA user_version=4")
     conn.commit()

@@ -29,6 +29,7 @@ from pydantic_core import to_json
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import Settings
 from lkml_assistant.repositories.base import Store
+from lkml_assistant.repositories.encoding import Clock, utc_now
 from lkml_assistant.services.queries.service import QueryService
 
 
@@ -145,10 +146,11 @@ class LocalApi:
         await send({"type": "http.response.body", "body": data})
 
 
-def create_local_app(store: Store, settings: Settings) -> LocalApi:
-    """An ASGI app answering from ``store``; the caller keeps the store open while it runs."""
+def create_local_app(store: Store, settings: Settings, *, clock: Clock = utc_now) -> LocalApi:
+    """An ASGI app answering from ``store``; the caller keeps the store open while it runs.
+    ``clock`` is the service's now (how long a reviewer's queue has waited)."""
     resolver = new_resolver(settings)
-    install(resolver, QueryService(store), lore_url=settings.lore_url)
+    install(resolver, QueryService(store, clock=clock), lore_url=settings.lore_url)
     freeze_long_lived_objects()
     return LocalApi(resolver)
 

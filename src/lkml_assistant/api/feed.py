@@ -11,7 +11,7 @@ the mail contains.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -63,8 +63,15 @@ def _summary(item: PatchItem) -> str:
     return ", ".join(parts)
 
 
-def atom_feed(items: Sequence[PatchItem], *, title: str, self_url: str, feed_id: str) -> bytes:
-    """The feed document, UTF-8 encoded."""
+def atom_feed(
+    items: Sequence[PatchItem],
+    *,
+    title: str,
+    self_url: str,
+    feed_id: str,
+    summaries: Mapping[int, str] | None = None,
+) -> bytes:
+    """The feed document, UTF-8 encoded; ``summaries`` replace an entry's summary by patch id."""
     feed = ET.Element(_tag("feed"))
     _text(feed, "id", feed_id)
     _text(feed, "title", title)
@@ -84,6 +91,6 @@ def atom_feed(items: Sequence[PatchItem], *, title: str, self_url: str, feed_id:
         ET.SubElement(entry, _tag("link"), {"rel": "alternate", "href": _link(item)})
         for term in (item.project, item.state, item.review_status):
             ET.SubElement(entry, _tag("category"), {"term": term})
-        _text(entry, "summary", _summary(item))
+        _text(entry, "summary", (summaries or {}).get(item.id) or _summary(item))
     body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return body

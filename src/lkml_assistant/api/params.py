@@ -51,6 +51,10 @@ SubmitterFilter = Annotated[
     str | None, Query(max_length=MAX_EMAIL_LENGTH, description="submitter's e-mail")
 ]
 SeriesFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="series id")]
+AgainstFilter = Annotated[
+    int | None,
+    Query(ge=1, le=MAX_ID, description="an earlier version's series id (default: the previous)"),
+]
 WordsFilter = Annotated[
     str | None,
     Query(max_length=MAX_QUERY_LENGTH, description="words that must all be in the title"),

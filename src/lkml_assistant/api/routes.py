@@ -33,6 +33,7 @@ from lkml_assistant import __version__
 from lkml_assistant.api.feed import MEDIA_TYPE as ATOM_MEDIA_TYPE
 from lkml_assistant.api.feed import atom_feed
 from lkml_assistant.api.params import (
+    AgainstFilter,
     Cursor,
     Email,
     Limit,
@@ -59,6 +60,9 @@ from lkml_assistant.models.api import (
     PersonDetail,
     PersonReviewsOut,
     ProjectList,
+    QueueItemOut,
+    QueueOut,
+    RangeDiffOut,
     SeriesDetail,
     StatsOut,
     VersionsOut,
@@ -226,6 +230,61 @@ def _health(router: Router, service: QueryService, *, documented: bool = True) -
         )
 
 
+def _queue_summary(item: QueueItemOut, email: str) -> str:
+    others = item.reviewed_by_others
+    reviewed = "reviewed by " + ", ".join(others) if others else "no review yet"
+    return f"waiting {item.waited} on {email}; {reviewed}"
+
+
+def _what_changed_and_waits(router: Router, service: QueryService) -> None:
+    """``/series/{id}/range-diff`` and a reviewer's ``/people/{email}/queue`` (and its feed)."""
+
+    @router.get(
+        "/series/<series_id>/range-diff",
+        summary="What changed since the previous version: each patch unchanged, changed, "
+        "added or dropped, as git range-diff",
+        description="against: any earlier version of the same chain (400 if it is not one); "
+        "404 for a series with no earlier version.",
+        tags=["series"],
+        responses=_answers(RangeDiffOut),
+    )
+    def series_range_diff(series_id: SeriesId, against: AgainstFilter = None) -> RangeDiffOut:
+        return service.range_diff(series_id, against)
+
+    @router.get(
+        "/people/<email>/queue",
+        summary="A reviewer's queue: open patches whose To:/Cc: named the address that it has "
+        "not answered since their latest version, oldest first",
+        description="Lists are never in a queue (see docs/review-intelligence.md). waited_* are "
+        "counted to the moment of the request.",
+        tags=["people"],
+        responses=_answers(QueueOut),
+    )
+    def person_queue(email: Email, limit: Limit = DEFAULT_LIMIT) -> QueueOut:
+        return service.queue(email, limit=limit)
+
+    @router.get(
+        "/people/<email>/queue.atom",
+        summary="A reviewer's queue as an Atom feed",
+        tags=["people"],
+        responses={
+            200: {"description": "An Atom 1.0 feed", "content": {ATOM_MEDIA_TYPE: {}}},
+            **_ERRORS_404,  # an address no route accepts (a '/') matches no route
+        },
+    )
+    def person_queue_feed(email: Email, limit: Limit = 50) -> Response[bytes]:
+        queue = service.queue(email, limit=limit)
+        event = router.current_event
+        body = atom_feed(
+            [item.patch for item in queue.items],
+            title=f"LKML Assistant: waiting on {queue.email}",
+            self_url=event.path,
+            feed_id=f"urn:lkml-assistant:queue:{queue.email.casefold()}",
+            summaries={item.patch.id: _queue_summary(item, queue.email) for item in queue.items},
+        )
+        return Response(status_code=200, content_type=ATOM_MEDIA_TYPE, body=body)
+
+
 def build_router(service: QueryService) -> Router:
     """The API's routes, answering from ``service``."""
     router = Router()  # type: ignore[no-untyped-call]
@@ -240,6 +299,7 @@ def build_router(service: QueryService) -> Router:
         return service.projects()
 
     _patch_lists(router, service)
+    _what_changed_and_waits(router, service)
 
     @router.get(
         "/changes",

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lkml_assistant.models.rangediff import PairVerdict
 from lkml_assistant.models.review import ReviewStatus
 
 
@@ -348,3 +349,67 @@ class PersonDetail(_Out):
         description="Their own patches still waiting: unreviewed or in discussion."
     )
     given: list[ReviewGivenOut] = Field(description="Reviews they gave, newest first.")
+
+
+class RangePatchRef(_Out):
+    index: int = Field(description="1-based position of the patch in its version.")
+    msgid: str = Field(description="The patch mail's Message-ID.")
+    patch_id: int | None = Field(description="Patchwork's patch id, when the patch is stored.")
+    title: str
+
+
+class RangePairOut(_Out):
+    verdict: PairVerdict = Field(
+        description="unchanged (=), changed (!), added (>) or dropped (<), as git range-diff."
+    )
+    mark: str = Field(description="git range-diff's mark: =, !, > or <.")
+    old: RangePatchRef | None = Field(description="The patch in the earlier version.")
+    new: RangePatchRef | None = Field(description="The patch in this version.")
+    same_code: bool = Field(description="Same git patch-id: only the commit message changed.")
+    interdiff: str = Field(
+        description="For changed: the diff of the two patches (message and code), git "
+        "range-diff's diff of diffs."
+    )
+    notes: str = Field(description="The newer patch's notes below its '---' line.")
+    carried: list[CarriedReviewOut] = Field(
+        description="Trailers of earlier versions that carry forward to this unchanged patch."
+    )
+
+
+class RangeDiffOut(_Out):
+    series_id: int
+    version: int
+    against_id: int = Field(description="The earlier version compared against.")
+    against_version: int
+    chain_id: int
+    previous: bool = Field(description="against_id is the version just before this one.")
+    stored: bool = Field(
+        description="Computed by review-intel when the version arrived (else: just now)."
+    )
+    complete: bool = Field(description="False when some patch mails were not stored.")
+    changelog: str = Field(description="The author's changelog for this version.")
+    counts: dict[PairVerdict, int] = Field(description="Pairs per verdict.")
+    pairs: list[RangePairOut] = Field(description="In git range-diff's order.")
+
+
+class QueueItemOut(_Out):
+    patch: PatchItem
+    waiting_since: datetime = Field(description="When the patch was posted (its latest version).")
+    waited_seconds: int = Field(description="How long it has waited, from the request's now.")
+    waited: str = Field(description="The same, as people say it: '3 days', '5 hours'.")
+    asked: list[str] = Field(description="Everyone its To:/Cc: asked (lists left out).")
+    still_waiting_on: list[str] = Field(description="Those of them who have not answered yet.")
+    reviewed_by_others: list[str] = Field(
+        description="Who else gave it a Reviewed-by, Acked-by, Tested-by or NAK."
+    )
+
+
+class QueueOut(_Out):
+    """A reviewer's queue: the twin of the ``/people/{email}/queue`` page and feed."""
+
+    email: str
+    now: datetime = Field(description="The moment waiting times are counted to.")
+    items: list[QueueItemOut] = Field(
+        description="Open patches whose To:/Cc: named the address and that it has not "
+        "answered (no reply, no trailer) since their latest version; oldest first."
+    )

@@ -41,6 +41,8 @@ class MailMessage(_Frozen):
         default=False, description="A diff outside quoted text, inline or attached."
     )
     list_id: str | None = None
+    to: tuple[str, ...] = Field(default=(), description="To: addresses, lowercase, in order.")
+    cc: tuple[str, ...] = Field(default=(), description="Cc: addresses, lowercase, in order.")
     from_rewritten: bool = Field(
         default=False,
         description="From was a list's DMARC rewrite ('Name via List'); the author came from "

@@ -96,6 +96,8 @@ class StoredMessage(BaseModel):
     body: str = Field("", description="Decoded text; quoted lines are listed in quoted_lines.")
     quoted_lines: tuple[int, ...] = ()
     trailers: tuple[Trailer, ...] = Field((), description="Trailers given in this mail.")
+    to: tuple[str, ...] = Field((), description="To: addresses, lowercase.")
+    cc: tuple[str, ...] = Field((), description="Cc: addresses, lowercase.")
 
 
 class PatchDiscussion(BaseModel):
@@ -211,6 +213,15 @@ class PatchReview(BaseModel):
     patch_hash: str | None = Field(None, description="git patch-id --stable of the diff.")
     applied: AppliedNote | None = Field(
         None, description="The 'applied' reply that made the patch accepted: tree, commit, who."
+    )
+    addressed: tuple[str, ...] = Field(
+        (),
+        description="People the patch mail's To:/Cc: asked (lists and the author left out), "
+        "lowercase.",
+    )
+    waiting_on: tuple[str, ...] = Field(
+        (),
+        description="Of those, who has not answered this open patch (intel/queue.py).",
     )
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from lkml_assistant.models.domain import Patch, Project, Series
+from lkml_assistant.models.rangediff import RangeDiffRecord
 from lkml_assistant.models.records import (
     ChangePage,
     LoreCursor,
@@ -226,6 +227,27 @@ class ReviewRepository(ABC):
     def reviews_given_by(self, email: str, *, limit: int = 100) -> list[PatchReview]:
         """Reviews of patches this address gave a trailer or NAK to, newest patch first."""
 
+    @abstractmethod
+    def waiting_on(self, email: str, *, limit: int = 100) -> list[PatchReview]:
+        """Reviews of open patches still waiting on this address (its ``waiting_on``),
+        oldest patch first: a reviewer's queue."""
+
+
+class RangeDiffRepository(ABC):
+    """Range-diffs of a series against an earlier version of its chain (intel/rangediff.py),
+    computed once by review-intel when the version arrives; an identical one writes nothing."""
+
+    @abstractmethod
+    def upsert_range_diffs(self, diffs: Iterable[RangeDiffRecord]) -> WriteResult: ...
+
+    @abstractmethod
+    def get_range_diff(self, series_id: int, against_id: int) -> RangeDiffRecord | None: ...
+
+    @abstractmethod
+    def range_diff_states(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bool]:
+        """(series, against) → whether the stored one was complete, for those stored; read
+        without loading the pairs."""
+
 
 class ChangeRepository(ABC):
     """What changed in the store after a cursor: every write that changed a record, in order.
@@ -308,6 +330,7 @@ class Store(ABC):
     stats: StatsRepository
     reviews: ReviewRepository
     changes: ChangeRepository
+    range_diffs: RangeDiffRepository
 
     @abstractmethod
     def close(self) -> None: ...

@@ -176,6 +176,8 @@ def _stored(
         body=read.body.text,
         quoted_lines=read.body.quoted_line_numbers,
         trailers=read.trailers.given,
+        to=message.to,
+        cc=message.cc,
     )
 
 

@@ -4,6 +4,8 @@
 No upstream request: it reads the patches, series and discussions the other jobs stored,
 links the versions of each series (:mod:`lkml_assistant.intel.versions`), carries trailers
 forward across unchanged patches and rolls the status up (:mod:`lkml_assistant.intel.status`),
+computes the range-diff of each new version against the previous one (once: stored, and
+recomputed only while some patch mail is missing; :mod:`lkml_assistant.services.range_diffs`),
 and writes one :class:`SeriesLink` per series (with the series' status, so readers never
 recompute it) and one :class:`PatchReview` per patch. As every upsert, an unchanged result
 writes nothing, so running it after every fetch is cheap in writes.
@@ -23,6 +25,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from lkml_assistant.intel.patchid import patch_id as git_patch_id
+from lkml_assistant.intel.queue import addressed, waiting_on
 from lkml_assistant.intel.status import (
     PatchEvidence,
     SeriesEvidence,
@@ -39,10 +42,11 @@ from lkml_assistant.models.records import (
     PatchDiscussion,
     PatchReview,
     SeriesLink,
-    StoredMessage,
 )
 from lkml_assistant.repositories.base import PageMark, PatchQuery, Store
 from lkml_assistant.services.fetch_patches import PAUSE_MARGIN
+from lkml_assistant.services.mail_index import MailIndex
+from lkml_assistant.services.range_diffs import range_diffs_for_chain
 from lkml_assistant.services.summary import JobSummary, recorded_run
 
 log = logging.getLogger(__name__)
@@ -58,12 +62,14 @@ class ReviewIntelSummary(JobSummary):
     linked: int = 0
     resends: int = 0
     reviews_written: int = 0
+    range_diffs_written: int = 0
     more: bool = Field(False, description="Out of time: projects were left to the next run.")
 
     line_fields: ClassVar[tuple[tuple[str, str], ...]] = (
         ("series_seen", "series"),
         ("chains", "chains"),
         ("reviews_written", "reviews changed"),
+        ("range_diffs_written", "range-diffs"),
     )
 
 
@@ -98,7 +104,7 @@ class ReviewIntel:
             log.info("series %s of %s is not stored yet; skipped", series_id, project)
             summary.skip("series not stored")
         summary.series_seen += len(series)
-        mail = _MailIndex(self.store)
+        mail = MailIndex(self.store)
         discussions = self.store.discussions.get_discussions(p.id for p in patches)
         hashes: dict[str, str | None] = {}
         bodies: dict[str, str] = {}
@@ -184,10 +190,31 @@ class ReviewIntel:
                     )
                 )
         summary += self.store.reviews.upsert_links(records)
-        reviews = self._reviews(project, by_series, statuses, hashes)
+        self._range_diffs(records, series, by_series, mail, summary)
+        lists = tuple(p.list_email for p in self.store.projects.list_projects() if p.list_email)
+        asked = _Asked(mail, discussions, lists)
+        reviews = self._reviews(project, by_series, statuses, hashes, asked)
         result = self.store.reviews.upsert_reviews(reviews)
         summary.reviews_written += result.written
         summary += result
+
+    def _range_diffs(
+        self,
+        links: list[SeriesLink],
+        series: dict[int, Series],
+        by_series: dict[int, list[Patch]],
+        mail: MailIndex,
+        summary: ReviewIntelSummary,
+    ) -> None:
+        """What changed between consecutive versions: computed once, when a version arrives."""
+        # Every patch mail and cover letter this needs was read above (patch-ids, candidates):
+        # look them up in what was read, with no further request to the store.
+        diffs, done = range_diffs_for_chain(self.store, links, series, by_series, mail.by_id.get)
+        summary.unchanged += done
+        if diffs:
+            written = self.store.range_diffs.upsert_range_diffs(diffs)
+            summary.range_diffs_written += written.written
+            summary += written
 
     def _patches(self, project: str, since: datetime | None) -> list[Patch]:
         query = PatchQuery(project=project, since=since)
@@ -243,6 +270,7 @@ class ReviewIntel:
         by_series: dict[int, list[Patch]],
         statuses: dict[int, SeriesStatus],
         hashes: dict[str, str | None],
+        asked: _Asked,
     ) -> list[PatchReview]:
         out: list[PatchReview] = []
         for sid, status in statuses.items():
@@ -275,33 +303,33 @@ class ReviewIntel:
                         applied=patch_status.applied,
                     )
                 )
+                out[-1] = asked.fill(out[-1], patch)
         return out
 
 
-class _MailIndex:
-    """Stored mail by Message-ID, reading each thread once."""
+class _Asked:
+    """Who each patch mail asked, and who of them it still waits on (intel/queue.py)."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.by_id: dict[str, StoredMessage] = {}
-        self.roots_read: set[str] = set()
+    def __init__(
+        self, mail: MailIndex, discussions: dict[int, PatchDiscussion], lists: tuple[str, ...]
+    ) -> None:
+        self.mail = mail
+        self.discussions = discussions
+        self.lists = lists
 
-    def _load(self, root: str) -> None:
-        if root in self.roots_read:
-            return
-        self.roots_read.add(root)
-        for message in self.store.discussions.thread_messages(root):
-            self.by_id[message.message_id] = message
-
-    def message(self, msgid: str) -> StoredMessage | None:
-        if msgid not in self.by_id:
-            root = self.store.discussions.known_message_ids([msgid]).get(msgid)
-            if root:
-                self._load(root)
-        return self.by_id.get(msgid)
-
-    def body(self, msgid: str, discussion: PatchDiscussion | None) -> str:
-        if msgid not in self.by_id and discussion is not None and discussion.thread_root:
-            self._load(discussion.thread_root)
-        found = self.by_id.get(msgid)
-        return found.body if found is not None else ""
+    def fill(self, review: PatchReview, patch: Patch) -> PatchReview:
+        # The patch mails were read with their threads for the patch-ids: no new request.
+        message = self.mail.by_id.get(patch.msgid)
+        if message is None:
+            return review
+        asked = addressed(
+            message.to, message.cc, author=patch.submitter.email, known_lists=self.lists
+        )
+        discussion = self.discussions.get(patch.id)
+        answered = set(review.reviewers)
+        if discussion is not None:
+            summary = discussion.summary
+            answered.update(summary.participants)
+            answered.update(t.given_by_email for t in (*summary.trailers, *summary.naks))
+        waiting = waiting_on(asked, answered=answered, status=review.status)
+        return review.model_copy(update={"addressed": asked, "waiting_on": waiting})

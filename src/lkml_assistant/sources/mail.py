@@ -207,7 +207,7 @@ def read_mbox_archive(data: bytes) -> MboxArchive:
 # every position, which is three to ten times faster on list mail.
 _WANTED_HEADER = re.compile(
     rb"\n(message-id|in-reply-to|references|subject|from|reply-to|x-original-from|date|list-id"
-    rb"|content-type|content-transfer-encoding)[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)",
+    rb"|to|cc|content-type|content-transfer-encoding)[ \t]*:[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)",
     re.IGNORECASE,
 )
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
@@ -383,6 +383,19 @@ def _address_list(raw: str) -> list[tuple[str, str]]:
     except (ValueError, IndexError, TypeError):
         return []
     return [(decode_header_words(name).strip(), address) for name, address in pairs if address]
+
+
+def recipients(raw: str | None) -> tuple[str, ...]:
+    """The addresses of a To:/Cc: header, lowercase, each once, in order (groups and
+    undisclosed-recipients lists give none)."""
+    if not raw:
+        return ()
+    found: dict[str, None] = {}
+    for _, given in _address_list(" ".join(raw.split())):
+        address = given.strip().strip("<>").casefold()
+        if "@" in address and " " not in address:
+            found.setdefault(address, None)
+    return tuple(found)
 
 
 def _author(
@@ -671,6 +684,8 @@ def parse_message(raw: bytes) -> MailMessage:
         attached_diffs=tuple(parts.diffs),
         has_patch=bool(parts.diffs) or looks_like_diff(text),
         list_id=list_id,
+        to=recipients(raw_text("to")),
+        cc=recipients(raw_text("cc")),
         from_rewritten=rewritten,
         raw_size=raw_size,
     )

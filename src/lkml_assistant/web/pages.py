@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from lkml_assistant.api.params import (
+    AgainstFilter,
     Cursor,
     Email,
     Limit,
@@ -33,6 +34,7 @@ from lkml_assistant.api.params import (
     UntilFilter,
     WordsFilter,
 )
+from lkml_assistant.models.api import RangeDiffOut
 from lkml_assistant.models.review import ReviewStatus
 from lkml_assistant.services.queries.errors import ResourceNotFoundError
 from lkml_assistant.services.queries.service import QueryService
@@ -90,6 +92,7 @@ def build_pages(service: QueryService, *, lore_url: str) -> Router:
     """The page routes, answering from ``service``; messages link to ``lore_url``."""
     router = Router()  # type: ignore[no-untyped-call]
     pages = _Pages(router, service, lore_url)
+    _queue_page(router, pages, service)
 
     def patch_list(
         *,
@@ -183,14 +186,16 @@ def build_pages(service: QueryService, *, lore_url: str) -> Router:
         )
 
     @router.get("/series/<series_id>", include_in_schema=False)
-    def series_page(series_id: SeriesId) -> Response[str]:
+    def series_page(series_id: SeriesId, against: AgainstFilter = None) -> Response[str]:
         series = service.series(series_id)
         versions = service.versions(series_id)
+        range_diff = _range_diff(service, series_id, against)
         return pages.render(
             "series.html",
             title=series.name or f"series {series.id}",
             series=series,
             versions=versions,
+            range_diff=range_diff,
         )
 
     @router.get("/people/<email>", include_in_schema=False)
@@ -220,6 +225,21 @@ def build_pages(service: QueryService, *, lore_url: str) -> Router:
         return Response(status_code=200, content_type=media_type, body=content, headers=headers)
 
     return router
+
+
+def _queue_page(router: Router, pages: _Pages, service: QueryService) -> None:
+    @router.get("/people/<email>/queue", include_in_schema=False)
+    def queue_page(email: Email, limit: Limit = DEFAULT_LIMIT) -> Response[str]:
+        queue = service.queue(email, limit=limit)
+        return pages.render("queue.html", title=f"waiting on {queue.email}", queue=queue)
+
+
+def _range_diff(service: QueryService, series_id: int, against: int | None) -> RangeDiffOut | None:
+    """The series' range-diff; None for a first version (nothing to compare with)."""
+    try:
+        return service.range_diff(series_id, against)
+    except ResourceNotFoundError:
+        return None
 
 
 def is_page(path: str) -> bool:

@@ -18,6 +18,7 @@ from lkml_assistant.repositories.dynamodb.keys import (
     series_key,
 )
 from lkml_assistant.repositories.dynamodb.payload import pack
+from lkml_assistant.repositories.dynamodb.queue import waiting_keys, waiting_reviews
 from lkml_assistant.repositories.dynamodb.schema import TTL_ATTRIBUTE
 from lkml_assistant.repositories.encoding import encode, utc_text
 
@@ -129,6 +130,7 @@ class DynamoReviews(ReviewRepository):
                 "status": review.status,
                 "date": utc_text(review.date),
                 "reviewers": {email.lower() for email in review.reviewers} or None,
+                "waiting": {email.lower() for email in review.waiting_on} or None,
                 "fp": record.fingerprint,
                 "cnt": "reviews",
                 TTL_ATTRIBUTE: self._db.expires_at(review.date),
@@ -140,9 +142,9 @@ class DynamoReviews(ReviewRepository):
             return {
                 item_key(given_key(email, item["date"], item["patch_id"]))
                 for email in item.get("reviewers") or ()
-            }
+            } | waiting_keys(item)
 
-        return self._index_then_upsert(rows, given, ("patch_id", "date", "reviewers"))
+        return self._index_then_upsert(rows, given, ("patch_id", "date", "reviewers", "waiting"))
 
     def _reviews(self, items: list[Item]) -> list[PatchReview]:
         texts = self._db.unpack(self._db.patches, items)
@@ -181,3 +183,6 @@ class DynamoReviews(ReviewRepository):
                     if len(found) == limit:
                         break
         return list(found.values())
+
+    def waiting_on(self, email: str, *, limit: int = 100) -> list[PatchReview]:
+        return waiting_reviews(self, email, limit=limit)

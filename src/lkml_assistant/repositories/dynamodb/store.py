@@ -12,6 +12,7 @@ from lkml_assistant.repositories.dynamodb.cursors import DynamoCursors
 from lkml_assistant.repositories.dynamodb.discussions import DynamoDiscussions
 from lkml_assistant.repositories.dynamodb.patches import DynamoPatches
 from lkml_assistant.repositories.dynamodb.projects import DynamoProjects
+from lkml_assistant.repositories.dynamodb.rangediffs import DynamoRangeDiffs
 from lkml_assistant.repositories.dynamodb.reviews import DynamoReviews
 from lkml_assistant.repositories.dynamodb.runs import DynamoRuns
 from lkml_assistant.repositories.dynamodb.series import DynamoSeries
@@ -60,6 +61,7 @@ class DynamoDbStore(Store):
         self.stats = DynamoStats(self._db)
         self.reviews = DynamoReviews(self._db)
         self.changes = DynamoChanges(self._db)
+        self.range_diffs = DynamoRangeDiffs(self._db)
 
     @property
     def write_requests(self) -> int:

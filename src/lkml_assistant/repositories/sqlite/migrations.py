@@ -287,6 +287,41 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX runs_running ON runs (started_at) WHERE status = 'running';
     CREATE INDEX runs_job_status ON runs (job, status, started_at DESC);
     """,
+    # Range-diffs between versions of a series (review-intel computes each once).
+    """
+    CREATE TABLE range_diffs (
+        series_id   INTEGER NOT NULL,
+        against_id  INTEGER NOT NULL,
+        project     TEXT NOT NULL,
+        complete    INTEGER NOT NULL,
+        data        TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        PRIMARY KEY (series_id, against_id)
+    );
+    """,
+    # A reviewer's queue: one row per (address, open patch still waiting on it), kept by
+    # trigger from each review's waiting_on, as reviewers is from its reviewers; oldest first.
+    """
+    CREATE TABLE waiting (
+        email    TEXT NOT NULL COLLATE NOCASE,
+        patch_id INTEGER NOT NULL,
+        date     TEXT NOT NULL,
+        PRIMARY KEY (email, patch_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX waiting_email_date ON waiting (email, date, patch_id);
+    CREATE INDEX waiting_patch ON waiting (patch_id);
+    CREATE TRIGGER waiting_insert AFTER INSERT ON reviews BEGIN
+        INSERT OR IGNORE INTO waiting (email, patch_id, date)
+            SELECT lower(value), new.patch_id, new.date FROM json_each(new.data, '$.waiting_on');
+    END;
+    CREATE TRIGGER waiting_update AFTER UPDATE ON reviews
+    WHEN old.fingerprint IS NOT new.fingerprint BEGIN
+        DELETE FROM waiting WHERE patch_id = old.patch_id;
+        INSERT OR IGNORE INTO waiting (email, patch_id, date)
+            SELECT lower(value), new.patch_id, new.date FROM json_each(new.data, '$.waiting_on');
+    END;
+    """,
 )
 
 

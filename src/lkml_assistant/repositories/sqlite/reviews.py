@@ -101,3 +101,11 @@ class SqliteReviews(ReviewRepository):
             (email.lower(), limit),
         )
         return [PatchReview.model_validate_json(row[0]) for row in rows]
+
+    def waiting_on(self, email: str, *, limit: int = 100) -> list[PatchReview]:
+        rows = self._db.query(
+            """SELECT r.data FROM waiting AS w JOIN reviews AS r ON r.patch_id = w.patch_id
+               WHERE w.email = ? ORDER BY w.date, w.patch_id LIMIT ?""",
+            (email.lower(), limit),
+        )
+        return [PatchReview.model_validate_json(row[0]) for row in rows]

@@ -13,6 +13,7 @@ from lkml_assistant.repositories.sqlite.db import Db
 from lkml_assistant.repositories.sqlite.discussions import SqliteDiscussions
 from lkml_assistant.repositories.sqlite.patches import SqlitePatches
 from lkml_assistant.repositories.sqlite.projects import SqliteProjects
+from lkml_assistant.repositories.sqlite.rangediffs import SqliteRangeDiffs
 from lkml_assistant.repositories.sqlite.reviews import SqliteReviews
 from lkml_assistant.repositories.sqlite.runs import SqliteRuns
 from lkml_assistant.repositories.sqlite.series import SqliteSeries
@@ -34,6 +35,7 @@ class SqliteStore(Store):
         self.stats = SqliteStats(self._db)
         self.reviews = SqliteReviews(self._db)
         self.changes = SqliteChanges(self._db)
+        self.range_diffs = SqliteRangeDiffs(self._db)
 
     def close(self) -> None:
         self._db.close()

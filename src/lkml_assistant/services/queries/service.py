@@ -27,6 +27,8 @@ from lkml_assistant.models.api import (
     PersonDetail,
     PersonReviewsOut,
     ProjectList,
+    QueueOut,
+    RangeDiffOut,
     ReviewGivenOut,
     SeriesDetail,
     StatsOut,
@@ -51,6 +53,8 @@ from lkml_assistant.services.queries.mapping import (
     series_detail,
     trailer_out,
 )
+from lkml_assistant.services.queries.queue import queue_items
+from lkml_assistant.services.queries.rangediff import range_diff_out
 from lkml_assistant.services.queries.validation import (
     DEFAULT_LIMIT,
     check_changes_request,
@@ -217,6 +221,10 @@ class QueryService:
             versions=out,
         )
 
+    def range_diff(self, series_id: int, against: int | None = None) -> RangeDiffOut:
+        """What changed since the previous version (or ``against``, an earlier one)."""
+        return range_diff_out(self.store, series_id, against)
+
     def changes(self, updated_since: str | None, *, limit: int = 500) -> ChangesOut:
         """What changed in the store after a cursor (None: a cursor at the newest change)."""
         check_changes_request(updated_since, limit)
@@ -233,6 +241,16 @@ class QueryService:
             cursor=page.cursor,
             more=page.more,
         )
+
+    def queue(self, email: str, *, limit: int = DEFAULT_LIMIT) -> QueueOut:
+        """A reviewer's queue: open patches addressed to them that they have not answered."""
+        address = check_email(email, "path.email")
+        check_limit(limit)
+        reviews = self.store.reviews.waiting_on(address.casefold(), limit=limit)
+        patches = self.store.patches.get_patches(r.patch_id for r in reviews)
+        items = {item.id: item for item in self._items(list(patches.values()))}
+        now = self.clock()
+        return QueueOut(email=address, now=now, items=queue_items(address, reviews, items, now))
 
     def person_reviews(self, email: str, *, limit: int = DEFAULT_LIMIT) -> PersonReviewsOut:
         """A person's patches still waiting on reviewers, and the reviews they gave."""
