@@ -188,3 +188,11 @@ def test_lambda_serves_the_same_pages_behind_its_stage(lambda_handler, web) -> N
     assert json.loads(twin["body"]) == web.get("/api/patches/182").json()
     missing = lambda_handler(rest_event("/series/123456789"), InvocationContext())
     assert missing["statusCode"] == 404 and "no series 123456789" in missing["body"]
+
+
+def test_a_patch_mail_with_an_empty_subject_still_has_a_visible_link(web) -> None:
+    # Patch 1321 of the dump was sent with an empty Subject: line; its JSON name is "".
+    assert web.get("/api/patches/1321").json()["name"] == ""
+    assert "<h1>(no subject)</h1>" in web.get("/patches/1321").text
+    listed = Page(web.get("/?submitter=zhtfdev@gmail.com").text)
+    assert "(no subject)" in listed.row_names

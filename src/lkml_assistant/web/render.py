@@ -46,7 +46,13 @@ def environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(href=views.safe_href, when=views.when, iso=views.iso, segment=views.segment)
+    env.filters.update(
+        href=views.safe_href,
+        when=views.when,
+        iso=views.iso,
+        segment=views.segment,
+        patch_title=views.patch_title,
+    )
     env.globals.update(version=__version__)
     return env
 

@@ -53,6 +53,15 @@ def segment(value: str) -> str:
     return quote(value, safe="@+!$&'()*,;=:")
 
 
+NO_SUBJECT = "(no subject)"
+
+
+def patch_title(value: str | None) -> str:
+    """A patch's or series' title as a link's text: never empty, so the link stays visible
+    and reachable (a patch mail with an empty Subject: is real)."""
+    return value.strip() if value and value.strip() else NO_SUBJECT
+
+
 def query_string(params: Iterable[tuple[str, str]]) -> str:
     pairs = list(params)
     return f"?{urlencode(pairs)}" if pairs else ""
