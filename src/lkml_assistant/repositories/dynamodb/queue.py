@@ -9,13 +9,11 @@ review record and drops one left behind by an interrupted update.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING
 
 from lkml_assistant.models.records import PatchReview
 from lkml_assistant.repositories.dynamodb.attributes import Item, item_key
 from lkml_assistant.repositories.dynamodb.keys import pad
-from lkml_assistant.repositories.encoding import utc_text
 
 if TYPE_CHECKING:
     from lkml_assistant.repositories.dynamodb.reviews import DynamoReviews
@@ -34,30 +32,10 @@ def waiting_keys(item: Item) -> set[tuple[str, str]]:
 
 
 def waiting_reviews(reviews: DynamoReviews, email: str, *, limit: int) -> list[PatchReview]:
-    db = reviews._db
     address = email.lower()
-    index = db.query(
-        db.patches,
-        ("pk", f"WAIT#{address}"),
+    return reviews.indexed_reviews(
+        f"WAIT#{address}",
         forward=True,
-        page=min(limit + 10, 500),
-        consistent=True,
+        limit=limit,
+        listed=lambda review: address in {who.lower() for who in review.waiting_on},
     )
-    found: dict[int, PatchReview] = {}
-    while len(found) < limit:
-        chunk = list(itertools.islice(index, min(limit + 10, 100)))
-        if not chunk:
-            break
-        ids = [int(str(entry["sk"]).rpartition("#")[2]) for entry in chunk]
-        stored = reviews.get_reviews(ids)
-        for entry, patch_id in zip(chunk, ids, strict=True):
-            review = stored.get(patch_id)
-            if (
-                review is not None
-                and address in {who.lower() for who in review.waiting_on}
-                and str(entry["sk"]).startswith(utc_text(review.date))
-            ):
-                found.setdefault(patch_id, review)
-                if len(found) == limit:
-                    break
-    return list(found.values())

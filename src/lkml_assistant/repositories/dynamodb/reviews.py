@@ -157,10 +157,29 @@ class DynamoReviews(ReviewRepository):
 
     def reviews_given_by(self, email: str, *, limit: int = 100) -> list[PatchReview]:
         address = email.lower()
+        return self.indexed_reviews(
+            f"GIVEN#{address}",
+            forward=False,
+            limit=limit,
+            listed=lambda review: address in {r.lower() for r in review.reviewers},
+        )
+
+    def indexed_reviews(
+        self,
+        partition: str,
+        *,
+        forward: bool,
+        limit: int,
+        listed: Callable[[PatchReview], bool],
+    ) -> list[PatchReview]:
+        """The reviews an index partition (``GIVEN#<email>``, ``WAIT#<email>``: items sorted
+        by ``<date>#<patch id>``) points to, in its order. An index item left behind by an
+        interrupted update no longer matches its review (``listed`` says no, or the date
+        moved) and is passed over."""
         index = self._db.query(
             self._db.patches,
-            ("pk", f"GIVEN#{address}"),
-            forward=False,
+            ("pk", partition),
+            forward=forward,
             page=min(limit + 10, 500),
             consistent=True,
         )
@@ -173,10 +192,9 @@ class DynamoReviews(ReviewRepository):
             reviews = self.get_reviews(ids)
             for entry, patch_id in zip(chunk, ids, strict=True):
                 review = reviews.get(patch_id)
-                # An index item left behind by an interrupted update no longer matches.
                 if (
                     review is not None
-                    and address in {reviewer.lower() for reviewer in review.reviewers}
+                    and listed(review)
                     and str(entry["sk"]).startswith(utc_text(review.date))
                 ):
                     found.setdefault(patch_id, review)
