@@ -18,6 +18,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -165,6 +166,17 @@ def _serve_in_group(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def _exit_output(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The rest of serve's stderr once it exits; if it has not within ``timeout``, kill the
+    group and fail with what it printed, so that the failure says where it was stuck."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        rest = proc.communicate()[1]
+        raise AssertionError(f"serve did not exit within {timeout:.0f} s:\n{rest}") from None
+
+
 def _wait_for_line(proc: subprocess.Popen[str], text: str, timeout: float) -> list[str]:
     assert proc.stderr is not None
     lines: list[str] = []
@@ -189,7 +201,7 @@ def test_a_signal_to_the_process_group_stops_serve_cleanly(patchwork, tmp_path, 
         wait_for_the_crawl(tmp_path)
         os.killpg(proc.pid, signum)  # uv and python both get it, as from `kill -- -PGID`
         pressed = time.monotonic()
-        rest = proc.communicate(timeout=DEADLINE + 10)[1]
+        rest = _exit_output(proc, timeout=DEADLINE + 15)
         took = time.monotonic() - pressed
     finally:
         if proc.poll() is None:
@@ -217,7 +229,7 @@ def test_a_job_past_the_grace_period_is_abandoned_with_its_run_closed(patchwork,
         wait_for_the_crawl(tmp_path)
         os.killpg(proc.pid, signal.SIGTERM)
         pressed = time.monotonic()
-        rest = proc.communicate(timeout=DEADLINE + 10)[1]
+        rest = _exit_output(proc, timeout=DEADLINE + 15)
         took = time.monotonic() - pressed
     finally:
         if proc.poll() is None:
@@ -231,3 +243,24 @@ def test_a_job_past_the_grace_period_is_abandoned_with_its_run_closed(patchwork,
     run = fetch_patches_run(tmp_path)
     assert run.status == "interrupted", run
     assert "abandoned at shutdown" in run.summary["interrupted"]
+
+
+def test_a_stop_that_hangs_ends_by_the_watchdog_with_every_stack_shown():
+    """Whatever hangs after the grace period (a worker, the store), serve's stop is bounded: the
+    watchdog writes each thread's stack to stderr and exits 1, for the operator to read."""
+    script = (
+        "import threading, time\n"
+        "from lkml_assistant.local.service import _stop_watchdog\n"
+        "threading.Thread(target=time.sleep, args=(60,), name='stuck-job', daemon=True).start()\n"
+        "assert _stop_watchdog(0.5)\n"
+        "time.sleep(60)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert time.monotonic() - started < 20
+    assert done.returncode == 1, done.stderr
+    assert "Timeout" in done.stderr
+    assert done.stderr.count('File "<string>", line') >= 1, done.stderr
+    assert "Thread 0x" in done.stderr and done.stderr.count("Thread 0x") >= 2, done.stderr

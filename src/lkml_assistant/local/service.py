@@ -21,6 +21,7 @@ beginning: at start, and by any later run until that succeeds.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import fcntl
 import logging
 import math
@@ -54,6 +55,10 @@ log = logging.getLogger(__name__)
 
 # Seconds a job in progress may take to end after a stop was asked for.
 SHUTDOWN_GRACE = 10.0
+# Seconds past the grace period after which a stop that is still not done (the API workers,
+# closing the store) is given up: every thread's stack is written to stderr and the process
+# exits with status 1. A supervisor's stop is bounded whatever hangs.
+STOP_WATCHDOG = 10.0
 
 
 class JobsBusyError(RuntimeError):
@@ -327,7 +332,10 @@ class LocalService:
                         break
                 if stopping:
                     log.info("%s: stopping", stopping[0])
+                watchdog = _stop_watchdog(self.shutdown_grace + STOP_WATCHDOG)
                 clean = self.stop()
+                if watchdog:
+                    faulthandler.cancel_dump_traceback_later()
                 if len(stopping) > 1:
                     log.info("stopped once for %s", ", ".join(stopping))
                 log.info("stopped%s", "" if clean else " (a job was abandoned)")
@@ -342,6 +350,16 @@ class LocalService:
             sys.stderr.flush()
             os._exit(0)
         return 0
+
+
+def _stop_watchdog(seconds: float) -> bool:
+    """Dump every thread's stack to stderr and exit 1 if the process is alive in ``seconds``."""
+    stderr = sys.__stderr__
+    try:
+        faulthandler.dump_traceback_later(seconds, exit=True, file=stderr)  # type: ignore[arg-type]
+    except (AttributeError, ValueError, OSError, TypeError):  # no stderr with a descriptor
+        return False
+    return True
 
 
 def _listen(host: str, port: int) -> socket.socket:
