@@ -9,6 +9,11 @@ so its jobs fail fast), started twice in the same run:
 - ``--workers 1``, the API in serve's own process: the baseline;
 - ``--workers N`` (N: the default, one per CPU).
 
+and then, on N workers, two more runs that say what the answer cache
+(:mod:`lkml_assistant.api.cache`) is worth: the same mix with the cache off
+(``api_cache_seconds = 0``), and a wide mix where each patch, thread and series URL is a
+different one (about 5,000 URLs: most detail pages are asked for once, as a crawler would).
+
 For each: the capacity, closed loop (wrk, 16 keep-alive connections, as fast as it answers),
 then the fixed rate (:mod:`tests.peers.paced_load`, open loop, latencies from each request's
 intended send time): the baseline for a shorter spell, as it cannot keep up. At the end, the
@@ -20,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -47,6 +53,7 @@ TARGET_P99_MS = 100.0
 CAPACITY_SECONDS = 8
 CAPACITY_CONNECTIONS = 16
 SAMPLES = 4  # ids per template: each template below is requested equally often
+WIDE_SAMPLES = 300  # ids per template in the wide mix
 
 # The mix, one entry per URL template, each requested equally often: the pages for people and
 # their JSON twins under /api. {patch}, {thread} (a patch with a 28-message discussion),
@@ -88,6 +95,30 @@ def mixed_paths(manifest: dict[str, Any], mix: tuple[str, ...] = MIX) -> list[st
     return paths
 
 
+def wide_paths(store: Path, manifest: dict[str, Any], mix: tuple[str, ...] = MIX) -> list[str]:
+    """``mix`` with ``WIDE_SAMPLES`` ids per template, drawn (seeded) from the whole store."""
+    uri = f"file:{store}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        patch_ids = [row[0] for row in db.execute("SELECT id FROM patches ORDER BY id")]
+        series_ids = [row[0] for row in db.execute("SELECT id FROM series ORDER BY id")]
+    rng = random.Random(20261202)
+    patches = rng.sample(patch_ids, WIDE_SAMPLES)
+    series = rng.sample(series_ids, WIDE_SAMPLES)
+    threads = manifest["long_thread_patches"]
+    submitters = list(manifest["submitters"])
+    paths = []
+    for k in range(WIDE_SAMPLES):
+        values = {
+            "patch": patches[k],
+            "thread": threads[k % len(threads)],
+            "series": series[k],
+            "project": manifest["projects"][k % len(manifest["projects"])],
+            "submitter": submitters[k % len(submitters)],
+        }
+        paths += [template.format(**values) for template in mix]
+    return paths
+
+
 # --- serve in a process of its own -----------------------------------------------------------
 
 
@@ -114,8 +145,11 @@ def _children(pid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def serve(store: Path, manifest: dict[str, Any], workers: int, log: Path) -> Iterator[Served]:
-    """`lkml-assistant serve --workers N` on the store, stopped with SIGTERM at the end."""
+def serve(
+    store: Path, manifest: dict[str, Any], workers: int, log: Path, *, cache: bool = True
+) -> Iterator[Served]:
+    """`lkml-assistant serve --workers N` on the store, stopped with SIGTERM at the end;
+    ``cache=False``: with ``api_cache_seconds = 0``."""
     config = log.with_suffix(".toml")
     config.write_text("# settings from the environment\n")
     env = {
@@ -128,6 +162,8 @@ def serve(store: Path, manifest: dict[str, Any], workers: int, log: Path) -> Ite
         "LKML_REQUEST_INTERVAL": "0",
         "LKML_CONFIG": str(config),
     }
+    if not cache:
+        env["LKML_API_CACHE_SECONDS"] = "0"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lkml_assistant", "serve", "--port=0", f"--workers={workers}"],
@@ -228,11 +264,21 @@ def main() -> int:
     runs: dict[str, dict[str, Any]] = {}
     logs = store.parent
     jobs_once = True
-    for count, seconds in ((1, BASELINE_SECONDS), (workers, SECONDS)):
-        name = f"serve --workers {count}"
+    wide = wide_paths(store, manifest)
+    plan = (
+        ("serve --workers 1", 1, True, paths, BASELINE_SECONDS),
+        (f"serve --workers {workers}", workers, True, paths, SECONDS),
+        (f"serve --workers {workers}, no cache", workers, False, paths, SECONDS),
+        (f"serve --workers {workers}, wide mix", workers, True, wide, SECONDS),
+    )
+    for name, count, cache, urls, seconds in plan:
         since = datetime.now(UTC).isoformat()
-        with serve(store, manifest, count, logs / f"load-serve-{count}.log") as server:
-            figures = measure(server, paths, seconds=seconds)
+        log_name = (
+            name.replace("serve --workers ", "load-serve-").replace(", ", "-").replace(" ", "-")
+        )
+        with serve(store, manifest, count, logs / f"{log_name}.log", cache=cache) as server:
+            figures = measure(server, urls, seconds=seconds)
+        figures["urls"] = len(set(urls))
         # Every run record this serve wrote is its own, none a worker's.
         figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         figures["jobs_owners"] = owners = jobs_owners(store, since)
@@ -274,6 +320,18 @@ def main() -> int:
     mine = runs[f"serve --workers {workers}"].get("capacity", {}).get("requests_per_second")
     if base and mine:
         print(f"capacity: {mine / base:.2f}x the single process ({mine:.0f} vs {base:.0f} req/s)")
+    for other in ("no cache", "wide mix"):
+        run = runs.get(f"serve --workers {workers}, {other}")
+        if run is None:
+            continue
+        theirs: PacedResult = run["paced"]
+        print(
+            f"{other}: p99 {theirs.percentile_ms(0.99) or 0.0:.1f} ms vs {p99:.1f} ms, "
+            f"{theirs.failures} errors, {theirs.achieved_rate:.1f}/s answered, server CPU "
+            f"{run.get('server_cpu_ms_per_request', 0):.2f} vs "
+            f"{runs[f'serve --workers {workers}'].get('server_cpu_ms_per_request', 0):.2f} ms "
+            f"per request ({run['urls']} distinct URLs)"
+        )
     print("jobs ran in serve's process only" if jobs_once else "jobs ran in a worker: WRONG")
     print(
         f"target {RATE}/s for {SECONDS} s, 0 errors, p99 < {TARGET_P99_MS:.0f} ms: "
@@ -287,7 +345,7 @@ def main() -> int:
                 "patches": manifest["patches"],
                 "messages": manifest["messages"],
                 "load_average": [round(x, 2) for x in load],
-                "urls": len(paths),
+                "urls": len(set(paths)),
                 "runs": {
                     name: {**figures, "paced": figures["paced"].as_dict()}
                     for name, figures in runs.items()

@@ -96,6 +96,14 @@ class Settings(BaseSettings):
         description="HTTP worker processes of `serve`, each with its own store connection; "
         "0: one per CPU (at most 8); 1: the API in serve's own process, beside the jobs.",
     )
+    api_cache_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="How long `serve` may answer a GET from memory while the store has not "
+        "changed (any write empties it at once); 0: never. Bounds what depends on the clock "
+        "alone, such as how long a queue has waited.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed to call the API from a browser (comma-separated).",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,6 +27,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic_core import to_json
 
+from lkml_assistant.api.cache import Answer, ResponseCache
 from lkml_assistant.api.routes import install
 from lkml_assistant.config import Settings
 from lkml_assistant.repositories.base import Store
@@ -104,10 +106,13 @@ _LOCAL_CONTEXT = LambdaContext()
 
 
 class LocalApi:
-    """ASGI front of an ``APIGatewayRestResolver``."""
+    """ASGI front of an ``APIGatewayRestResolver``, with the answers it may keep (:mod:`.cache`)."""
 
-    def __init__(self, resolver: APIGatewayRestResolver) -> None:
+    def __init__(
+        self, resolver: APIGatewayRestResolver, *, cache: ResponseCache | None = None
+    ) -> None:
         self.resolver = resolver
+        self.cache = cache
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -128,6 +133,23 @@ class LocalApi:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
+        key = token = None
+        if self.cache is not None:
+            origin = next((v for n, v in scope.get("headers", []) if n.lower() == b"origin"), None)
+            key = self.cache.key(
+                scope["method"], scope["path"], scope.get("query_string", b""), origin
+            )
+        if key is not None and self.cache is not None:
+            kept, token = self.cache.lookup(key)
+            if kept is not None:
+                await _send(send, kept)
+                return
+        answer = self._answer(scope, body)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, token, answer)
+        await _send(send, answer)
+
+    def _answer(self, scope: dict[str, Any], body: bytes) -> Answer:
         answer = self.resolver.resolve(proxy_event(scope, body), _LOCAL_CONTEXT)
         headers: list[tuple[bytes, bytes]] = []
         for name, value in (answer.get("headers") or {}).items():
@@ -142,8 +164,12 @@ class LocalApi:
         if status not in _NO_CONTENT and not any(name == b"content-length" for name, _ in headers):
             # A length, not chunked framing: uvicorn then sends the body as it is, uncopied.
             headers.append((b"content-length", str(len(data)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": data})
+        return Answer(status, headers, data, time.monotonic())
+
+
+async def _send(send: Any, answer: Answer) -> None:
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
 def create_local_app(store: Store, settings: Settings, *, clock: Clock = utc_now) -> LocalApi:
@@ -152,7 +178,10 @@ def create_local_app(store: Store, settings: Settings, *, clock: Clock = utc_now
     resolver = new_resolver(settings)
     install(resolver, QueryService(store, clock=clock), lore_url=settings.lore_url)
     freeze_long_lived_objects()
-    return LocalApi(resolver)
+    cache = None
+    if settings.api_cache_seconds > 0 and store.change_token() is not None:
+        cache = ResponseCache(store.change_token, max_age=settings.api_cache_seconds)
+    return LocalApi(resolver, cache=cache)
 
 
 def freeze_long_lived_objects() -> None:

@@ -9,7 +9,7 @@ costs no writes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -334,6 +334,11 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def change_token(self) -> Hashable | None:
+        """A value that differs after any write to the store by anyone, cheap to read; None
+        when the store has none (then nothing read from it may be kept in memory)."""
+        return None
 
     def __enter__(self) -> Store:
         return self

@@ -88,6 +88,13 @@ class Db:
             written = conn.executemany(sql, rows).rowcount
         return WriteResult(written=written, unchanged=len(rows) - written)
 
+    def change_token(self) -> tuple[int, int]:
+        """SQLite's data_version (moves when another connection, in any process, commits)
+        with this connection's own count of changed rows (which data_version leaves out)."""
+        with self.lock:
+            version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            return int(version), self.conn.total_changes
+
     def close(self) -> None:
         with self.lock:
             self.conn.close()

@@ -37,5 +37,8 @@ class SqliteStore(Store):
         self.changes = SqliteChanges(self._db)
         self.range_diffs = SqliteRangeDiffs(self._db)
 
+    def change_token(self) -> tuple[int, int]:
+        return self._db.change_token()
+
     def close(self) -> None:
         self._db.close()
