@@ -42,10 +42,19 @@ def _bound_socket() -> socket.socket:
     return sock
 
 
-def make_app(store: Store, store_url: str = "sqlite:////nonexistent/unused.sqlite3") -> Any:
+def make_app(
+    store: Store,
+    store_url: str = "sqlite:////nonexistent/unused.sqlite3",
+    *,
+    cache_seconds: float = 0,
+) -> Any:
+    """The local app on ``store``; without the answer cache unless asked, so that what the
+    benchmarks time is the work of each request, not memory."""
     from lkml_assistant.api.app import create_local_app
 
-    settings = load_settings(store=store_url, api_host="127.0.0.1", api_port=8000)
+    settings = load_settings(
+        store=store_url, api_host="127.0.0.1", api_port=8000, api_cache_seconds=cache_seconds
+    )
     return create_local_app(store, settings)
 
 
