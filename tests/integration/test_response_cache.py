@@ -110,7 +110,7 @@ def test_an_answer_older_than_max_age_is_made_again():
 
 
 def test_an_answer_made_across_a_write_is_never_served_for_the_newer_state():
-    """The token is read before answering: a write meanwhile makes the answer useless, never wrong."""
+    """The token is read before answering: a write meanwhile makes the answer useless, not wrong."""
     tokens = iter([1, 2, 2])
     cache = ResponseCache(lambda: next(tokens), max_age=60, clock=Clock())
     key = cache.key("GET", "/", b"", None)
