@@ -13,6 +13,7 @@ import pytest
 from lkml_assistant.api.app import create_local_app
 from lkml_assistant.api.cache import Answer, ResponseCache
 from lkml_assistant.config import load_settings
+from lkml_assistant.repositories.base import Store
 from lkml_assistant.repositories.sqlite import SqliteStore
 from tests.integration.test_api import Served
 from tests.unit.test_queries import new_patch, seeded_store
@@ -38,7 +39,7 @@ def newest(client: httpx.Client, path: str = "/api/patches?limit=1") -> int:
     return int(answer.json()["items"][0]["id"])
 
 
-def add_patch(store: SqliteStore, patch_id: int) -> None:
+def add_patch(store: Store, patch_id: int) -> None:
     """A patch newer than every other, as a crawl would write it."""
     template = max(store.patches.get_patches(range(1, 2061)).values(), key=lambda p: (p.date, p.id))
     later = template.date + timedelta(days=365)
