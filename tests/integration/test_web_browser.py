@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +103,13 @@ def texts(page: Page, selector: str) -> list[str]:
     return [t.strip() for t in page.locator(selector).all_inner_texts()]
 
 
-def shoot(browser: Browser, folder: Path, name: str, url: str) -> None:
-    for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+def shoot(browser: Browser, folder: Path, name: str, url: str, phone_at: str = "") -> None:
+    """The page at desktop and phone widths; ``phone_at`` (``#id``) scrolls the phone's to
+    what its name says, when a phone's first screen would show only what comes before it."""
+    for width, viewport, fragment in (("desktop", DESKTOP, ""), ("phone", PHONE, phone_at)):
         context = browser.new_context(viewport=viewport, java_script_enabled=False)
         page = context.new_page()
-        page.goto(url)
+        page.goto(url + fragment)
         page.screenshot(path=str(folder / f"{name}-{width}.png"))
         context.close()
 
@@ -267,7 +270,7 @@ def test_a_reader_sees_what_changed_since_the_previous_version_and_opens_a_diff(
     interdiff = next(p["interdiff"] for p in twin["pairs"] if p["verdict"] == "changed")
     assert shown.strip() == interdiff.strip()
     page.screenshot(path=str(artefacts / "range-diff-open-desktop.png"), full_page=True)
-    shoot(browser, artefacts, "range-diff", page.url)
+    shoot(browser, artefacts, "range-diff", page.url, phone_at="#range-diff")
     assert watch.foreign == []
 
 
@@ -287,3 +290,85 @@ def test_a_reviewer_reads_their_queue(
     assert twin_of(page, web)["id"] == twin["items"][0]["patch"]["id"]
     shoot(browser, artefacts, "queue", f"{web_site.url}/people/{QUEUE_REVIEWER}/queue")
     assert watch.foreign == []
+
+
+# Each body cell of a table as the browser shows it: its column's header, the label the
+# stylesheet puts before it (the computed ::before content, "none" without one) and where
+# the cell is on the page.
+CELLS_AS_SHOWN = """tables => tables.flatMap(table => {
+  const heads = [...table.querySelectorAll(':scope > thead th')].map(th => th.textContent.trim());
+  return [...table.querySelectorAll(':scope > tbody > tr')]
+    .filter(row => !row.querySelector(':scope > td[colspan]'))
+    .flatMap((row, r) => [...row.children].map((cell, c) => {
+      const label = getComputedStyle(cell, '::before');
+      const box = cell.getBoundingClientRect();
+      return {
+        table: table.className, row: r, column: heads[c], text: cell.innerText.trim(),
+        label: label.content, shown: label.display !== 'none' && label.visibility !== 'hidden',
+        top: box.top, bottom: box.bottom,
+      };
+    }));
+})"""
+
+
+def cells_as_shown(page: Page) -> list[dict[str, Any]]:
+    cells: list[dict[str, Any]] = page.locator("main table").evaluate_all(CELLS_AS_SHOWN)
+    return cells
+
+
+def test_at_phone_width_every_stacked_value_carries_its_column_label(
+    browser: Browser, web, web_site: WebSite
+) -> None:
+    """On a phone the header row leaves the screen and each row stacks its cells: each value
+    is then led by its column's label ("Reviewed by others: nobody yet", not a bare "nobody
+    yet"). At desktop width the header row is there and no cell repeats it."""
+    person = web.get(f"/api/people/{QUEUE_REVIEWER}").json()
+    reviewed = person["given"][0]["patch"]["id"]  # a patch with trailers in its table
+    pages = {
+        "list": "/",
+        "queue": f"/people/{QUEUE_REVIEWER}/queue",
+        "series": f"/series/{RANGE_DIFF_SERIES}",
+        "person": f"/people/{QUEUE_REVIEWER}",
+        "patch": f"/patches/{reviewed}",
+    }
+    phone = browser.new_context(viewport=PHONE, java_script_enabled=False)
+    desktop = browser.new_context(viewport=DESKTOP, java_script_enabled=False)
+    on_phone, on_desktop = phone.new_page(), desktop.new_page()
+    tables_seen: set[str] = set()
+    for name, path in pages.items():
+        on_phone.goto(f"{web_site.url}{path}")
+        cells = cells_as_shown(on_phone)
+        assert cells, name
+        # Stacked: each cell of a row below the one before it, as on a phone.
+        for before, cell in pairwise(cells):
+            if (before["table"], before["row"]) == (cell["table"], cell["row"]):
+                assert cell["top"] >= before["bottom"] - 1, (name, before, cell)
+        unlabelled = [
+            (c["table"], c["column"], c["label"], c["text"][:40])
+            for c in cells
+            if not (c["shown"] and c["label"] == f'"{c["column"]}"')
+        ]
+        assert unlabelled == [], name
+        tables_seen |= {c["table"] for c in cells}
+        on_desktop.goto(f"{web_site.url}{path}")
+        assert {c["label"] for c in cells_as_shown(on_desktop)} == {"none"}, name
+    assert tables_seen == {
+        "patches",
+        "queue",
+        "versions",
+        "range-diff",
+        "series-patches",
+        "given",
+        "trailers",
+    }
+
+    # What a person reads in the queue: the reviewers column is labelled, and its
+    # "nobody yet" is no longer a bare phrase.
+    on_phone.goto(f"{web_site.url}{pages['queue']}")
+    queue = [c for c in cells_as_shown(on_phone) if c["table"] == "queue"]
+    assert {c["column"] for c in queue if c["text"] == "nobody yet"} <= {"Reviewed by others"}
+    # Still a table with its column headers for a screen reader, stacked or not.
+    tree = on_phone.locator("table.queue").aria_snapshot()
+    assert 'columnheader "Reviewed by others"' in tree and "- cell" in tree
+    phone.close()
+    desktop.close()
