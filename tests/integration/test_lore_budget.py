@@ -137,21 +137,20 @@ def test_a_consumer_out_of_budget_defers_its_messages_instead_of_failing_them(
     )
 
     def event(anchors: tuple[str, ...]) -> dict:
+        tasks = [ThreadTask(list_name="netfilter-devel", anchor=anchor) for anchor in anchors]
         return {
             "Records": [
                 {
                     "messageId": f"m-{number}",
                     "receiptHandle": f"r-{number}",
-                    "body": ThreadTask(
-                        list_name="netfilter-devel", anchor=anchor
-                    ).model_dump_json(),
+                    "body": task.model_dump_json(),
                     "attributes": {"ApproximateReceiveCount": "1"},
                     "messageAttributes": {},
                     "eventSource": "aws:sqs",
                     "eventSourceARN": queue_arn,
                     "awsRegion": "us-east-1",
                 }
-                for number, anchor in enumerate(anchors)
+                for number, task in enumerate(tasks)
             ]
         }
 
