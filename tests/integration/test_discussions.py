@@ -416,7 +416,7 @@ def test_the_daily_refresh_rereads_threads_that_can_change_and_the_weekly_the_se
         # Roots whose last mail is older than the quiet days: live only by being open.
         quiet_before = now - timedelta(days=3)
         patches = store.discussions.recent_thread_patches(since)
-        last = {}
+        last: dict[str, datetime] = {}
         for p in patches:
             moments = [m for m in (p.last_activity, p.patch_date) if m]
             last[p.thread_root] = max([last.get(p.thread_root, since), *moments])
