@@ -6,6 +6,10 @@ under ``/api/``, the pages for people at the root, ``/health`` at both), so API 
 proxies: the root and ``{proxy+}`` both reach the function. The stage throttles, logs every
 request (JSON access log) and traces per environment; answers over 1 kB are gzip-compressed
 for clients that accept it (a patch page with its thread is tens of kB of text).
+
+Stage throttling bounds all clients together; a WAFv2 web ACL on the stage bounds each one:
+a rate-based rule blocks an address that sent more than ``api_waf_rate_limit`` requests in
+5 minutes, so one client's loop cannot take the stage's whole rate from everyone else.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from aws_cdk import Acknowledgment, RemovalPolicy, Size, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from lkml_infra.config import EnvConfig
@@ -100,9 +105,52 @@ class ApiConstruct(Construct):
                 metrics_enabled=True,
             ),
         )
-        self._acknowledge()
+        self.web_acl = self._web_acl(config) if config.api_waf_rate_limit else None
+        self._acknowledge(waf=self.web_acl is not None)
 
-    def _acknowledge(self) -> None:
+    def _web_acl(self, config: EnvConfig) -> wafv2.CfnWebACL:
+        """A REGIONAL web ACL on the stage: allow, except an address over the rate limit."""
+        assert config.api_waf_rate_limit is not None
+
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=config.resource_name(name),
+                sampled_requests_enabled=True,
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=config.resource_name("api"),
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility("api-acl"),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="rate-per-ip",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            aggregate_key_type="IP",
+                            limit=config.api_waf_rate_limit,
+                            evaluation_window_sec=300,
+                        )
+                    ),
+                    visibility_config=visibility("api-rate-per-ip"),
+                )
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.rest_api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+        return acl
+
+    def _acknowledge(self, *, waf: bool) -> None:
         public = (
             "A public, read-only API over public mailing-list data (Patchwork and lore are "
             "themselves public without sign-in): there is nobody to authenticate; stage "
@@ -118,9 +166,13 @@ class ApiConstruct(Construct):
                 "and as a page elsewhere; an API Gateway request validator on a greedy proxy "
                 "has no model to check.",
             ),
-            Acknowledgment(
-                id="AwsSolutions-APIG3",
-                reason="No WAF: GET-only public data, stage throttling (rate and burst) is the "
-                "abuse control; a WebACL would cost more than the service it protects.",
-            ),
         )
+        if not waf:
+            Validations.of(self.rest_api).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-APIG3",
+                    reason="No WAF in dev: stage throttling (rate and burst) and the tables' "
+                    "throughput caps bound a loop's cost; a web ACL ($5 + $1 a rule a month) "
+                    "would cost more than the dev stack (staging and prod have one).",
+                ),
+            )

@@ -21,7 +21,13 @@ class EnvConfig:
     memory_mb: int
     api_memory_mb: int
     on_demand: bool
-    """DynamoDB PAY_PER_REQUEST; False means PROVISIONED with autoscaling."""
+    """DynamoDB PAY_PER_REQUEST; False means PROVISIONED with autoscaling. Prod is on demand
+    too, with throughput caps: docs/aws.md, "Prod capacity", shows why provisioned capacity
+    cannot be made safe for its peaks at a price under the target."""
+    max_read_request_units: int
+    """On demand: the most read request units per second a table (and each index) may use;
+    above it requests are throttled: a ceiling on a runaway loop's bill."""
+    max_write_request_units: int
     min_read_capacity: int
     max_read_capacity: int
     min_write_capacity: int
@@ -41,6 +47,11 @@ class EnvConfig:
     """LKML_RETENTION_DAYS: items expire this many days after their date; 0 keeps them."""
     api_rate_limit: float
     api_burst_limit: int
+    api_waf_rate_limit: int | None
+    """Requests per IP in any 5 minutes before a WAF rate-based rule blocks the address
+    (WAFv2 web ACL on the API stage); None: no web ACL."""
+    lore_requests_per_minute: int
+    """LKML_LORE_REQUESTS_PER_MINUTE: lore requests of all invocations together per minute."""
     api_reserved_concurrency: int
     """The API's own share of the account's Lambda concurrency: a burst of readers cannot
     take the jobs' (nor the jobs the API's). Stage throttling keeps it below this in practice:
@@ -77,6 +88,8 @@ _CONFIGS = {
         memory_mb=512,
         api_memory_mb=512,
         on_demand=True,
+        max_read_request_units=200,
+        max_write_request_units=100,
         min_read_capacity=1,
         max_read_capacity=1,
         min_write_capacity=1,
@@ -89,6 +102,8 @@ _CONFIGS = {
         retention_days=90,
         api_rate_limit=10,
         api_burst_limit=20,
+        api_waf_rate_limit=None,
+        lore_requests_per_minute=60,
         api_reserved_concurrency=5,
     ),
     "staging": EnvConfig(
@@ -96,6 +111,8 @@ _CONFIGS = {
         memory_mb=1024,
         api_memory_mb=1024,
         on_demand=True,
+        max_read_request_units=400,
+        max_write_request_units=200,
         min_read_capacity=1,
         max_read_capacity=1,
         min_write_capacity=1,
@@ -108,13 +125,17 @@ _CONFIGS = {
         retention_days=180,
         api_rate_limit=20,
         api_burst_limit=40,
+        api_waf_rate_limit=1000,
+        lore_requests_per_minute=60,
         api_reserved_concurrency=10,
     ),
     "prod": EnvConfig(
         name="prod",
         memory_mb=1024,
         api_memory_mb=1024,
-        on_demand=False,
+        on_demand=True,
+        max_read_request_units=3000,
+        max_write_request_units=500,
         min_read_capacity=5,
         max_read_capacity=100,
         min_write_capacity=5,
@@ -127,6 +148,8 @@ _CONFIGS = {
         retention_days=0,
         api_rate_limit=50,
         api_burst_limit=100,
+        api_waf_rate_limit=1000,
+        lore_requests_per_minute=60,
         api_reserved_concurrency=20,
     ),
 }

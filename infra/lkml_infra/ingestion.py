@@ -170,6 +170,9 @@ class IngestionConstruct(Construct):
             self.functions[key] = function
 
         self.work_queue.grant_send_messages(self.functions["jobs"])
+        # The consumer sends back, delayed, the tasks the shared lore budget left no time for
+        # (functions/consumer.py): deferred, not failed toward the DLQ.
+        self.work_queue.grant_send_messages(self.functions["fetch_discussions"])
         self.functions["fetch_discussions"].add_event_source(
             event_sources.SqsEventSource(
                 self.work_queue,

@@ -40,6 +40,7 @@ class LkmlStack(Stack):
         environment = base_environment(config, projects=projects)
         environment["LKML_PATCHES_TABLE"] = self.storage.patches.table_name
         environment["LKML_DISCUSSIONS_TABLE"] = self.storage.discussions.table_name
+        environment["LKML_LORE_REQUESTS_PER_MINUTE"] = str(config.lore_requests_per_minute)
 
         self.ingestion = IngestionConstruct(
             self,

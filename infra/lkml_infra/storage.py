@@ -74,6 +74,9 @@ class StorageConstruct(Construct):
         provisioned = not config.on_demand
         read_capacity = config.min_read_capacity if provisioned else None
         write_capacity = config.min_write_capacity if provisioned else None
+        # On demand, a ceiling per table and per index (docs/aws.md, "Prod capacity").
+        max_reads = None if provisioned else config.max_read_request_units
+        max_writes = None if provisioned else config.max_write_request_units
         table = dynamodb.Table(
             self,
             schema.logical_name.capitalize(),
@@ -94,6 +97,8 @@ class StorageConstruct(Construct):
             removal_policy=RemovalPolicy.RETAIN if config.retain else RemovalPolicy.DESTROY,
             read_capacity=read_capacity,
             write_capacity=write_capacity,
+            max_read_request_units=max_reads,
+            max_write_request_units=max_writes,
         )
         for index in schema.indexes:
             table.add_global_secondary_index(
@@ -104,6 +109,8 @@ class StorageConstruct(Construct):
                 non_key_attributes=list(index.include) or None,
                 read_capacity=read_capacity,
                 write_capacity=write_capacity,
+                max_read_request_units=max_reads,
+                max_write_request_units=max_writes,
             )
         if provisioned:
             self._autoscale(table, schema)

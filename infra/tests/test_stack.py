@@ -118,43 +118,41 @@ def test_dev_and_staging_tables_are_on_demand_and_disposable(
     synth.template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
 
 
-def test_prod_tables_are_provisioned_autoscaled_and_kept(stacks: dict[str, Synth]) -> None:
-    synth = stacks["prod"]
-    expected_targets = set()
+# The throughput caps per environment (docs/aws.md, "Prod capacity"): prod's read cap is
+# above its measured peak (stage rate 50 req/s x <= 50 units a page + the daily run's
+# ~300 units/s + the consumers' ~40), dev and staging far below prod's.
+CAPS = {"dev": (200, 100), "staging": (400, 200), "prod": (3000, 500)}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_table_and_index_has_its_environment_s_throughput_caps(
+    stacks: dict[str, Synth], env: str
+) -> None:
+    reads, writes = CAPS[env]
+    synth = stacks[env]
     for schema in TABLES:
-        table_id, table = _table(synth, schema.logical_name)
+        _table_id, table = _table(synth, schema.logical_name)
         properties = table["Properties"]
-        assert properties.get("BillingMode", "PROVISIONED") == "PROVISIONED"
-        assert properties["ProvisionedThroughput"]["ReadCapacityUnits"] >= 1
-        for index in properties["GlobalSecondaryIndexes"]:
-            assert index["ProvisionedThroughput"]["WriteCapacityUnits"] >= 1
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        caps = {"MaxReadRequestUnits": reads, "MaxWriteRequestUnits": writes}
+        assert properties["OnDemandThroughput"] == caps
+        indexes = properties.get("GlobalSecondaryIndexes", [])
+        assert len(indexes) == len(schema.indexes)
+        for index in indexes:
+            assert index["OnDemandThroughput"] == caps
+
+
+def test_prod_tables_are_on_demand_capped_and_kept(stacks: dict[str, Synth]) -> None:
+    synth = stacks["prod"]
+    for schema in TABLES:
+        _table_id, table = _table(synth, schema.logical_name)
+        properties = table["Properties"]
+        assert "ProvisionedThroughput" not in properties
         assert properties["DeletionProtectionEnabled"] is True
         assert table["DeletionPolicy"] == "Retain"
         assert table["UpdateReplacePolicy"] == "Retain"
-        for dimension in ("Read", "Write"):
-            expected_targets.add((table_id, "table/{}", dimension))
-            for index in schema.indexes:
-                expected_targets.add((table_id, f"table/{{}}/index/{index.name}", dimension))
-
-    found = set()
-    for target in synth.resources("AWS::ApplicationAutoScaling::ScalableTarget").values():
-        properties = target["Properties"]
-        assert properties["MaxCapacity"] > properties["MinCapacity"]
-        resource = json.dumps(properties["ResourceId"])
-        table_id = next(
-            t for t, _ in (_table(synth, s.logical_name) for s in TABLES) if t in resource
-        )
-        suffix = re.search(r'"(/index/[^"]+)"', resource)
-        path = "table/{}" + (suffix.group(1) if suffix else "")
-        dimension = "Read" if "ReadCapacityUnits" in properties["ScalableDimension"] else "Write"
-        found.add((table_id, path, dimension))
-    assert found == expected_targets
-
-    policies = synth.resources("AWS::ApplicationAutoScaling::ScalingPolicy").values()
-    assert len(policies) == len(expected_targets)
-    for policy in policies:
-        configuration = policy["Properties"]["TargetTrackingScalingPolicyConfiguration"]
-        assert 60 <= configuration["TargetValue"] <= 80
+    # Nothing to scale on demand: no autoscaling that would follow a peak minutes late.
+    synth.template.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
 
 
 # -- functions ---------------------------------------------------------------------------------
@@ -275,7 +273,7 @@ def test_fetch_discussions_consumes_the_work_queue_reporting_item_failures(synth
     )
 
 
-def test_only_the_scheduled_jobs_may_send_work(synth: Synth) -> None:
+def test_only_the_jobs_and_the_consumer_deferring_may_send_work(synth: Synth) -> None:
     work_arn = {"Fn::GetAtt": [_queue_id(synth, "work"), "Arn"]}
     senders: set[str] = set()
     for policy in synth.resources("AWS::IAM::Policy").values():
@@ -287,8 +285,11 @@ def test_only_the_scheduled_jobs_may_send_work(synth: Synth) -> None:
             )
             if "sqs:SendMessage" in actions and statement["Resource"] == work_arn:
                 senders.update(role["Ref"] for role in policy["Properties"]["Roles"])
-    scheduled = synth.raw["Resources"][_function_id(synth, "jobs")]
-    assert senders == {scheduled["Properties"]["Role"]["Fn::GetAtt"][0]}
+    roles = {
+        synth.raw["Resources"][_function_id(synth, short)]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for short in ("jobs", "fetch-discussions")
+    }
+    assert senders == roles
 
 
 def test_queues_are_encrypted_and_ssl_only(synth: Synth) -> None:
@@ -840,3 +841,52 @@ def test_named_resources_carry_the_environment(synth: Synth) -> None:
 
 def test_cdk_nag_aws_solutions_finds_nothing_unacknowledged(synth: Synth) -> None:
     assert synth.nag_findings == []
+
+
+# -- API rate limits ---------------------------------------------------------------------------
+
+THROTTLE = {"dev": (10, 20), "staging": (20, 40), "prod": (50, 100)}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_stage_throttles_all_clients_together(stacks: dict[str, Synth], env: str) -> None:
+    rate, burst = THROTTLE[env]
+    stages = list(stacks[env].resources("AWS::ApiGateway::Stage").values())
+    assert len(stages) == 1
+    settings = stages[0]["Properties"]["MethodSettings"]
+    assert {(m["ThrottlingRateLimit"], m["ThrottlingBurstLimit"]) for m in settings} == {
+        (rate, burst)
+    }
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_a_waf_rate_rule_limits_each_client_of_the_stage(
+    stacks: dict[str, Synth], env: str
+) -> None:
+    synth = stacks[env]
+    acls = list(synth.resources("AWS::WAFv2::WebACL").values())
+    assert len(acls) == 1
+    acl = acls[0]["Properties"]
+    assert acl["Scope"] == "REGIONAL" and acl["DefaultAction"] == {"Allow": {}}
+    (rule,) = acl["Rules"]
+    assert rule["Action"] == {"Block": {}}
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert rate == {"AggregateKeyType": "IP", "Limit": 1000, "EvaluationWindowSec": 300}
+    assert rule["VisibilityConfig"]["CloudWatchMetricsEnabled"] is True
+    (association,) = synth.resources("AWS::WAFv2::WebACLAssociation").values()
+    stage_id = next(iter(synth.resources("AWS::ApiGateway::Stage")))
+    arn = json.dumps(association["Properties"]["ResourceArn"])
+    assert stage_id in arn or "/stages/v1" in arn
+    acl_id = next(iter(synth.resources("AWS::WAFv2::WebACL")))
+    assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+
+
+def test_dev_has_no_web_acl(stacks: dict[str, Synth]) -> None:
+    stacks["dev"].template.resource_count_is("AWS::WAFv2::WebACL", 0)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_functions_share_a_lore_budget_per_minute(stacks: dict[str, Synth], env: str) -> None:
+    for function in _functions(stacks[env]).values():
+        variables = function["Environment"]["Variables"]
+        assert variables["LKML_LORE_REQUESTS_PER_MINUTE"] == "60"

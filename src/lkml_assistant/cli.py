@@ -143,7 +143,9 @@ def cmd_refresh_discussions(args: argparse.Namespace) -> int:
     _setup_logging(settings.log_level, args.verbose, args.quiet)
     now = datetime.now(UTC)
     with _jobs(settings) as jobs:
-        summary = jobs.refresh_discussions(now, days=args.days, full=args.full)
+        summary = jobs.refresh_discussions(
+            now, days=args.days, full=args.full, changing=args.changing
+        )
         return _with_review_intel(jobs, summary, now, args.json)
 
 
@@ -336,8 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="threads of patches submitted in the last N days (default: LKML_REFRESH_DAYS, 14)",
     )
-    refresh.add_argument(
+    mode = refresh.add_mutually_exclusive_group()
+    mode.add_argument(
         "--full", action="store_true", help="re-fetch every recent thread (the safety net)"
+    )
+    mode.add_argument(
+        "--changing",
+        action="store_true",
+        help="also re-fetch the recent threads that can still change: open patches, recent "
+        "mail (the daily run; LKML_REFRESH_SETTLED_DAYS)",
     )
     refresh.set_defaults(handler=cmd_refresh_discussions)
 

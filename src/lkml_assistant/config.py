@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     request_interval: float = Field(
         0.5, ge=0, le=60, description="Minimum seconds between two requests to one upstream."
     )
+    lore_requests_per_minute: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="At most this many requests to lore per minute, counted across every "
+        "process sharing the store (all Lambda invocations of a deployment; one `serve`); "
+        "0: no shared cap, each client keeps only its request interval.",
+    )
     http_timeout: float = Field(30.0, gt=0, le=600, description="Seconds per request.")
     http_retries: int = Field(5, ge=0, le=20, description="Retries after a failed request.")
     backoff_base: float = Field(1.0, ge=0, le=60, description="First backoff delay in seconds.")
@@ -86,6 +94,14 @@ class Settings(BaseSettings):
     )
     refresh_days: int = Field(
         14, ge=1, le=MAX_DAYS, description="Window of the daily full discussion refresh, in days."
+    )
+    refresh_settled_days: int = Field(
+        3,
+        ge=0,
+        le=MAX_DAYS,
+        description="The daily refresh re-reads only the threads that can still change: "
+        "those with an open patch, or with mail or a new patch in the last this many days; "
+        "the weekly refresh reads the settled ones too (intel/liveness.py).",
     )
     api_host: str = Field("127.0.0.1", description="Address `serve` listens on.")
     api_port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")

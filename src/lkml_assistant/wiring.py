@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from lkml_assistant.config import Settings
 from lkml_assistant.sources.http import CircuitBreaker, HttpClient, RetryPolicy
 from lkml_assistant.sources.lore import LoreClient
+from lkml_assistant.sources.pacing import Budget, SharedPacer
 from lkml_assistant.sources.patchwork import PatchworkClient
 
 
@@ -38,8 +39,18 @@ def patchwork_client(settings: Settings) -> Iterator[PatchworkClient]:
         http.close()
 
 
+def lore_pacer(
+    settings: Settings, budget: Budget | None, time_left: Callable[[], float] | None = None
+) -> SharedPacer | None:
+    """The shared per-minute cap on lore requests (``LKML_LORE_REQUESTS_PER_MINUTE``), if set."""
+    if budget is None or settings.lore_requests_per_minute <= 0:
+        return None
+    return SharedPacer(budget, "lore", settings.lore_requests_per_minute, time_left=time_left)
+
+
 @contextmanager
 def lore_client(settings: Settings) -> Iterator[LoreClient]:
+    """A lore client; :func:`lore_pacer` makes its requests count against the shared cap."""
     # One breaker per run: a lore that keeps failing is left alone until the next run.
     http = http_client(
         settings, accept="application/gzip, application/mbox, */*", breaker=CircuitBreaker()

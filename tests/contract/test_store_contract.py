@@ -439,3 +439,21 @@ def test_expired_items_are_never_returned(aws):
     keeper = DynamoDbStore("patches", "discussions")
     assert keeper.patches.upsert_patches([ancient]).written == 1
     assert keeper.patches.get_patch(ancient.id) == ancient
+
+
+def test_recent_thread_patches_carry_their_thread_and_its_last_activity(store, sample):
+    load(store, sample)
+    ingest(store, sample.threads)
+    discussions = store.discussions.get_discussions(p.id for p in sample.patches)
+    dated = {p.id: p.date for p in sample.patches}
+    since = sorted(dated[i] for i in discussions)[len(discussions) // 2]
+    found = store.discussions.recent_thread_patches(since)
+    assert found and [p.patch_id for p in found] == sorted(p.patch_id for p in found)
+    assert {p.thread_root: p.list_name for p in found} == store.discussions.recent_thread_roots(
+        since
+    )
+    for patch in found:
+        discussion = discussions[patch.patch_id]
+        assert patch.thread_root == discussion.thread_root
+        assert patch.patch_date == dated[patch.patch_id]
+        assert patch.last_activity == discussion.summary.last_activity

@@ -385,3 +385,69 @@ def test_a_reply_to_a_year_old_patch_is_seen_by_the_refresh(env, public_inbox, m
         assert after.summary.reply_count == before.summary.reply_count + 1
         reported = after.summary.given(TrailerKind.REPORTED_BY)
         assert [(t.email, t.message_id) for t in reported] == [("late@review.test", new_id)]
+
+
+def test_the_daily_refresh_rereads_threads_that_can_change_and_the_weekly_the_settled_ones(
+    env, public_inbox
+):
+    """Issue 14: the daily re-read is limited to the threads that can still change (an open
+    patch, recent mail); a late reply the search cannot see (received before the last
+    refresh, as mail indexed late) is still found on an open patch's thread by the daily run,
+    and on a settled thread by the weekly one only. Real data: the dump's last two weeks,
+    their review status decided by review-intel from the real mail. "now" is pinned."""
+    from lkml_assistant.models.records import LoreCursor
+    from lkml_assistant.services.review_intel import ReviewIntel
+
+    now = datetime(2025, 12, 30, 12, 0, tzinfo=UTC)
+    since = now - timedelta(days=14)
+    settings = Settings(lore_url=env["LKML_LORE_URL"], request_interval=0)
+    with open_store(env) as store, lore_client(settings) as lore:
+        window = store.patches.page_patches(PatchQuery(project=PROJECT, since=since), limit=1000)
+        assert window
+        from lkml_assistant.services.fetch_discussions import FetchDiscussions
+
+        FetchDiscussions(store, lore).run(patch_ids=[p.id for p in window])
+        ReviewIntel(store).run(projects=[PROJECT], since=now - timedelta(days=60))
+        refresh = RefreshDiscussions(store, lore, settled_days=3)
+        every = set(store.discussions.recent_thread_roots(since))
+        live = refresh.changing_roots(since, now)
+        settled = every - live
+        assert live and settled, (len(every), len(live))
+        # Roots whose last mail is older than the quiet days: live only by being open.
+        quiet_before = now - timedelta(days=3)
+        patches = store.discussions.recent_thread_patches(since)
+        last: dict[str, datetime] = {}
+        for p in patches:
+            moments = [m for m in (p.last_activity, p.patch_date) if m]
+            last[p.thread_root] = max([last.get(p.thread_root, since), *moments])
+        open_root = min(r for r in live if last[r] < quiet_before)
+        settled_root = min(settled)
+        lists = store.discussions.recent_thread_roots(since)
+        before = {
+            root: len(store.discussions.thread_messages(root)) for root in (open_root, settled_root)
+        }
+        # The last refresh was a day ago: replies received before it are not in its search.
+        store.cursors.save_lore_cursor(PROJECT, LoreCursor(received_until=now - timedelta(days=1)))
+
+    late = {}
+    for root in (open_root, settled_root):
+        new_id, raw = reply_to(
+            root, "Re: late", "One more thing.\n", author="Late Reviewer <late@review.test>"
+        )
+        public_inbox.deliver(lists[root], raw, received=now - timedelta(days=2))
+        late[root] = new_id
+
+    with open_store(env) as store, lore_client(settings) as lore:
+        daily = RefreshDiscussions(store, lore, settled_days=3).run(days=14, changing=True, now=now)
+        assert daily.errors == 0
+        assert daily.threads_settled == len(settled)
+        assert daily.threads_fetched < len(every)  # the old --full read them all
+        known = store.discussions.known_message_ids(late.values())
+        assert late[open_root] in known  # the open patch's late reply: found daily
+        assert late[settled_root] not in known  # the settled thread: not read daily
+        assert len(store.discussions.thread_messages(settled_root)) == before[settled_root]
+
+        weekly = RefreshDiscussions(store, lore).run(days=30, full=True, now=now)
+        assert weekly.threads_fetched >= len(every)
+        assert late[settled_root] in store.discussions.known_message_ids([late[settled_root]])
+        assert len(store.discussions.thread_messages(settled_root)) == before[settled_root] + 1

@@ -122,7 +122,7 @@ def test_standard_schedules_run_hourly_at_three_daily_and_sunday_mornings(tmp_pa
     assert [s.job for s in found["daily"].steps] == [
         "fetch-patches --full",
         "fetch-discussions",
-        "refresh-discussions --full",
+        "refresh-discussions --changing",
         "review-intel",
     ]
     assert [s.job for s in found["weekly"].steps] == ["refresh-discussions --full", "review-intel"]

@@ -7,10 +7,17 @@ dead-letter queue while the rest of its batch is kept. If every record of a batc
 invocation fails and SQS retries the batch, as Powertools' batch processor does it. Once lore
 has failed a few records in a row its circuit opens: the batch's remaining records are not
 fetched but reported as failures too, so SQS hands them back later rather than losing them.
+
+When the lore budget every invocation shares (``LKML_LORE_REQUESTS_PER_MINUTE``,
+``sources/pacing.py``) is spent and the invocation has no time left to wait for the next
+minute, a record is deferred, not failed: its task is sent to its queue again with a delay
+until the next window and the record reported done. A failure would count a receive and
+bring it nearer the dead-letter queue; a deferred message starts afresh.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -22,14 +29,37 @@ from pydantic import ValidationError
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import clock
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
+from lkml_assistant.functions.work_queue import SqsTaskQueue
 from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.discussions import DiscussionSummary
+from lkml_assistant.services.fetch_discussions import DEFERRED
 from lkml_assistant.services.jobs import Jobs
+from lkml_assistant.sources.pacing import BudgetSpent
 
 
 def _thread_task(record: SQSRecord) -> ThreadTask:
     return ThreadTask.model_validate_json(record.body)
+
+
+class _Deferrals:
+    """Sends deferred tasks back to the queue they came from, delayed to the next window.
+
+    Once the budget was found spent the batch's later records are deferred without asking
+    again: it will not have refilled before this invocation's deadline."""
+
+    def __init__(self) -> None:
+        self.spent: BudgetSpent | None = None
+        self.count = 0
+        self._queues: dict[str, SqsTaskQueue] = {}
+
+    def defer(self, record: SQSRecord, task: ThreadTask) -> None:
+        assert self.spent is not None
+        arn = record.event_source_arn
+        queue = self._queues.get(arn) or self._queues.setdefault(arn, SqsTaskQueue.from_arn(arn))
+        # One more second, so the message arrives in the next window, not at its edge.
+        queue.send([task], delay_seconds=math.ceil(self.spent.retry_after) + 1)
+        self.count += 1
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -45,6 +75,7 @@ def fetch_discussions(
         time_left = (lambda: float(remaining()) / 1000.0) if remaining is not None else None
         jobs = Jobs(settings, store, time_left=time_left)
         summary = DiscussionSummary(job="fetch-discussions")
+        deferrals = _Deferrals()
         try:
             # The run record is finished, with its requests and seconds, when this block ends.
             with jobs.thread_fetcher(summary) as run:
@@ -58,7 +89,16 @@ def fetch_discussions(
                         run.failed(f"malformed task in message {record.message_id}")
                         logger.error("malformed task: %s", exc.errors(include_url=False))
                         raise
-                    run.fetch(task)
+                    if deferrals.spent is None:
+                        try:
+                            run.fetch(task)
+                            return
+                        except BudgetSpent as exc:
+                            deferrals.spent = exc
+                            logger.info("%s: deferring the rest of the batch", exc)
+                    else:
+                        summary.skip(DEFERRED)
+                    deferrals.defer(record, task)
 
                 with processor(records=event.get("Records", []), handler=handle):
                     processor.process()
@@ -71,6 +111,7 @@ def fetch_discussions(
                 extra={
                     "summary": summary.as_dict(),
                     "failed_records": len(processor.fail_messages),
+                    "deferred_records": deferrals.count,
                 },
             )
         # What this batch changed shows in the chains and review statuses at once.

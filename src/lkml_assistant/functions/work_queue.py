@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 10
 ATTEMPTS = 5
+MAX_DELAY_SECONDS = 900
+"""SQS's longest DelaySeconds."""
 
 
 class QueueSendError(RuntimeError):
@@ -39,16 +41,33 @@ class SqsTaskQueue:
         self.client = client
         self.queue_url = queue_url
 
-    def send(self, tasks: Sequence[ThreadTask]) -> int:
+    @classmethod
+    def from_arn(cls, queue_arn: str, client: SQSClient | None = None) -> SqsTaskQueue:
+        """The queue an SQS event came from (``eventSourceARN``): the consumer has no URL."""
+        queue = cls("", client)
+        parts = queue_arn.split(":")
+        if len(parts) != 6 or parts[2] != "sqs":
+            raise ValueError(f"not an SQS queue ARN: {queue_arn!r}")
+        answer = queue.client.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])
+        queue.queue_url = answer["QueueUrl"]
+        return queue
+
+    def send(self, tasks: Sequence[ThreadTask], *, delay_seconds: int = 0) -> int:
+        """Queue ``tasks``; with ``delay_seconds`` (at most 900) none is received before."""
+        delay = max(0, min(MAX_DELAY_SECONDS, delay_seconds))
         sent = 0
         for start in range(0, len(tasks), BATCH):
-            sent += self._send_batch(tasks[start : start + BATCH])
+            sent += self._send_batch(tasks[start : start + BATCH], delay)
         log.info("queued %d threads", sent)
         return sent
 
-    def _send_batch(self, tasks: Sequence[ThreadTask]) -> int:
+    def _send_batch(self, tasks: Sequence[ThreadTask], delay: int = 0) -> int:
         pending: dict[str, Any] = {
-            str(number): {"Id": str(number), "MessageBody": task.model_dump_json()}
+            str(number): {
+                "Id": str(number),
+                "MessageBody": task.model_dump_json(),
+                **({"DelaySeconds": delay} if delay else {}),
+            }
             for number, task in enumerate(tasks)
         }
         for attempt in range(ATTEMPTS):

@@ -65,6 +65,18 @@ class PageMark:
 
 
 @dataclass(frozen=True)
+class ThreadPatch:
+    """One tracked patch of a stored thread, with what says whether the thread can still
+    change (:mod:`lkml_assistant.intel.liveness`): the patch's date, the thread's last mail."""
+
+    thread_root: str
+    list_name: str
+    patch_id: int
+    patch_date: datetime
+    last_activity: datetime | None = None
+
+
+@dataclass(frozen=True)
 class StoreCounts:
     """How much the store holds, kept current by the store itself (no scan per call)."""
 
@@ -200,6 +212,11 @@ class DiscussionRepository(ABC):
     def recent_thread_roots(self, since: datetime) -> dict[str, str]:
         """Thread root → list name, for the threads of patches submitted since ``since``."""
 
+    @abstractmethod
+    def recent_thread_patches(self, since: datetime) -> list[ThreadPatch]:
+        """The patches submitted since ``since`` that have a stored thread, each with its
+        thread and that thread's last activity; read without loading the summaries."""
+
 
 class ReviewRepository(ABC):
     """Version chains of series and the derived review status of patches (review intelligence).
@@ -318,6 +335,19 @@ class StatsRepository(ABC):
         """The store answers a trivial query."""
 
 
+class RequestBudget(ABC):
+    """Requests to an upstream per fixed window (a minute), counted for every process that
+    shares the store: the Lambda invocations of one deployment share one budget in DynamoDB,
+    the threads of one local process one in memory. Pacing across invocations
+    (:mod:`lkml_assistant.sources.pacing`) asks it before each request."""
+
+    @abstractmethod
+    def take(self, upstream: str, *, cap: int, window_seconds: int = 60) -> float:
+        """Take one request of ``upstream``'s budget in the current window, in one atomic
+        step: 0.0 when granted; else nothing is taken and the answer is the seconds until the
+        window ends. ``cap`` requests at most are granted per window, whoever asks."""
+
+
 class Store(ABC):
     """All repositories of one store, opened together and closed together."""
 
@@ -331,6 +361,7 @@ class Store(ABC):
     reviews: ReviewRepository
     changes: ChangeRepository
     range_diffs: RangeDiffRepository
+    budget: RequestBudget
 
     @abstractmethod
     def close(self) -> None: ...

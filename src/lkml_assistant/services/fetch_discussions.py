@@ -9,8 +9,9 @@ and fetches in one go; on AWS the plan is sent to a queue (:class:`TaskQueue`) a
 consumer invocation fetches a batch of tasks with :meth:`run_task`.
 
 When lore keeps failing, the lore client's circuit breaker opens and the run stops there: the
-threads not tried are counted as skipped and stay planned for the next run. Progress is told
-to a :class:`ThreadProgress` (a terminal's bar, see ``local/progress.py``).
+threads not tried are counted as skipped and stay planned for the next run. So does a run
+whose shared lore budget (``sources/pacing.py``) is spent with no time left to wait.
+Progress is told to a :class:`ThreadProgress` (a terminal's bar, see ``local/progress.py``).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader,
 from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import CircuitOpenError, UpstreamError
 from lkml_assistant.sources.lore import LoreClient
+from lkml_assistant.sources.pacing import BudgetSpent
 
 log = logging.getLogger(__name__)
 
 JOB = "fetch-discussions"
 NOT_TRIED = "not tried: lore failed too often in a row"
+DEFERRED = "deferred: the shared lore budget was spent"
 
 
 class ThreadProgress(Protocol):
@@ -153,6 +156,13 @@ class FetchDiscussions:
             attempted += 1
             try:
                 done.update(self.run_task(task, summary))
+            except BudgetSpent as exc:
+                # Out of budget and of time: the threads not read stay planned for next run.
+                attempted -= 1
+                for _ in tasks[number - 1 :]:
+                    summary.skip(DEFERRED)
+                log.info("%s; %d threads left to the next run", exc, len(tasks) - number + 1)
+                break
             except CircuitOpenError as exc:
                 # The threads not tried keep no discussion, so the next run plans them again.
                 attempted -= 1

@@ -29,6 +29,7 @@ from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary
 from lkml_assistant.services.fetch_discussions import (
+    DEFERRED,
     NOT_TRIED,
     FetchDiscussions,
     TaskQueue,
@@ -41,7 +42,9 @@ from lkml_assistant.services.refresh_discussions import RefreshDiscussions, Refr
 from lkml_assistant.services.review_intel import ReviewIntel, ReviewIntelSummary
 from lkml_assistant.services.summary import JobSummary, recorded_run
 from lkml_assistant.sources.http import CircuitOpenError, UpstreamError
-from lkml_assistant.wiring import lore_client, patchwork_client
+from lkml_assistant.sources.lore import LoreClient
+from lkml_assistant.sources.pacing import BudgetSpent
+from lkml_assistant.wiring import lore_client, lore_pacer, patchwork_client
 
 
 class QueuedThreadsSummary(JobSummary):
@@ -101,10 +104,16 @@ class ThreadFetcher:
 
     def fetch(self, task: ThreadTask) -> set[int]:
         """Fetch one task; raises UpstreamError so that its record is retried, also when lore
-        was not asked at all (its circuit open): that task was not tried rather than failed."""
+        was not asked at all (its circuit open): that task was not tried rather than failed.
+        Raises BudgetSpent when the shared lore budget leaves no time for it: deferred."""
         self.attempted += 1
         try:
             settled = self.job.run_task(task, self.summary)
+        except BudgetSpent:
+            # Deferred, not tried: the caller hands the task back for later.
+            self.attempted -= 1
+            self.summary.skip(DEFERRED)
+            raise
         except CircuitOpenError as exc:
             self.attempted -= 1
             if NOT_TRIED not in self.summary.skip_reasons:
@@ -209,7 +218,9 @@ class Jobs:
             case JobName.FETCH_DISCUSSIONS:
                 return self.fetch_discussions(now, days=window, projects=projects)
             case JobName.REFRESH_DISCUSSIONS:
-                return self.refresh_discussions(now, days=window, full=step.full)
+                return self.refresh_discussions(
+                    now, days=window, full=step.full, changing=step.changing
+                )
             case JobName.REVIEW_INTEL:
                 return self.review_intel(now, days=window, projects=projects)
 
@@ -242,6 +253,16 @@ class Jobs:
             found = {patch.project for patch in self.store.patches.get_patches(ids).values()}
             projects = [p for p in self.settings.projects if p in found] or sorted(found)
         return self.review_intel(now, projects=projects)
+
+    @contextmanager
+    def _lore(self) -> Iterator[LoreClient]:
+        """A lore client whose requests count against the budget every invocation shares
+        (``LKML_LORE_REQUESTS_PER_MINUTE``), waiting for the next window within the deadline."""
+        pacer = lore_pacer(self.settings, self.store.budget, self.time_left)
+        with lore_client(self.settings) as lore:
+            if pacer is not None:
+                lore.http.gate = pacer.acquire
+            yield lore
 
     # -- the jobs ------------------------------------------------------------------------------
 
@@ -294,7 +315,7 @@ class Jobs:
         since = None if patch_ids or any_age else self.window_start(now, days)
         if self.queue is not None:
             return self._queue_threads(since=since, projects=wanted, patch_ids=patch_ids)
-        with lore_client(self.settings) as lore:
+        with self._lore() as lore:
             return FetchDiscussions(self.store, lore, progress=self.progress).run(
                 patch_ids=patch_ids, projects=wanted, since=since
             )
@@ -311,7 +332,7 @@ class Jobs:
 
     def fetch_threads(self, tasks: Sequence[ThreadTask]) -> DiscussionSummary:
         """Fetch threads planned elsewhere, going on past failures."""
-        with lore_client(self.settings) as lore:
+        with self._lore() as lore:
             return FetchDiscussions(self.store, lore).run_tasks(tasks)
 
     @contextmanager
@@ -319,7 +340,7 @@ class Jobs:
         """The queue consumer's view: one run record for a batch, each task on its own.
 
         ``summary`` gets the batch's requests and seconds when the block ends, not before."""
-        with lore_client(self.settings) as lore:
+        with self._lore() as lore:
             job = FetchDiscussions(self.store, lore)
             with recorded_run(self.store, summary, lore.http):
                 yield ThreadFetcher(job, summary)
@@ -333,9 +354,18 @@ class Jobs:
         )
 
     def refresh_discussions(
-        self, now: datetime, *, days: int | None = None, full: bool = False
+        self, now: datetime, *, days: int | None = None, full: bool = False, changing: bool = False
     ) -> RefreshSummary:
-        """Threads of the window's patches that received mail (``full``: all of them)."""
-        with lore_client(self.settings) as lore:
-            refresh = RefreshDiscussions(self.store, lore, self.queue, time_left=self.time_left)
-            return refresh.run(days=days or self.settings.refresh_days, full=full, now=now)
+        """Threads of the window's patches that received mail (``full``: all of them;
+        ``changing``: also those that can still change)."""
+        with self._lore() as lore:
+            refresh = RefreshDiscussions(
+                self.store,
+                lore,
+                self.queue,
+                time_left=self.time_left,
+                settled_days=self.settings.refresh_settled_days,
+            )
+            return refresh.run(
+                days=days or self.settings.refresh_days, full=full, changing=changing, now=now
+            )

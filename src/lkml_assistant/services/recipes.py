@@ -8,8 +8,10 @@ over which window. How a step is carried out is :meth:`lkml_assistant.services.j
 
 * ``hourly``, at minute 0: new and changed patches, the threads they need, review intelligence.
 * ``daily`` at 03:00: the full refresh. Patches re-crawled over the backfill window, the
-  threads they need, every thread of the refresh window re-read, review intelligence. It
-  includes the hourly run of 03:00 (``covers``), which then does not run on its own.
+  threads they need, the threads lore received mail for since the last refresh and those of
+  the refresh window that can still change (``intel/liveness.py``: open patches, recent
+  mail) re-read, review intelligence. It includes the hourly run of 03:00 (``covers``),
+  which then does not run on its own.
 * ``weekly``, Sundays at 04:00: every thread of the backfill window re-read, for late replies
   to patches older than the daily window, then review intelligence.
 * ``backfill``, on no schedule: what a first start does on an empty store.
@@ -47,18 +49,24 @@ class RecipeStep(BaseModel):
 
     ``full``: fetch-patches re-crawls the window instead of reading changes; refresh-discussions
     re-reads every thread of the window instead of asking lore what arrived.
+    ``changing``: refresh-discussions asks lore what arrived and also re-reads the threads of
+    the window that can still change (:mod:`lkml_assistant.intel.liveness`), leaving the
+    settled ones to a ``full`` step.
     """
 
     model_config = ConfigDict(frozen=True)
 
     job: JobName
     full: bool = False
+    changing: bool = False
     window: Window = Window.BACKFILL
 
     @property
     def label(self) -> str:
         """How logs and run records name the step, as a command line would."""
-        return f"{self.job} --full" if self.full else str(self.job)
+        if self.full:
+            return f"{self.job} --full"
+        return f"{self.job} --changing" if self.changing else str(self.job)
 
 
 class Recipe(BaseModel):
@@ -98,11 +106,11 @@ DAILY = Recipe(
     steps=(
         RecipeStep(job=JobName.FETCH_PATCHES, full=True),
         _FETCH_DISCUSSIONS,
-        RecipeStep(job=JobName.REFRESH_DISCUSSIONS, full=True, window=Window.REFRESH),
+        RecipeStep(job=JobName.REFRESH_DISCUSSIONS, changing=True, window=Window.REFRESH),
         _REVIEW_INTEL,
     ),
     covers=frozenset({HOURLY.name}),
-    description="the full refresh: patches re-crawled, recent threads re-read",
+    description="the full refresh: patches re-crawled, recent threads that can change re-read",
 )
 WEEKLY = Recipe(
     name="weekly",

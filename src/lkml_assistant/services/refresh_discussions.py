@@ -11,6 +11,14 @@ list costs one request; with K threads changed, K + 1. ``days`` only bounds what
 a list's first refresh (no cursor yet) re-fetch: the threads of recent patches, the periodic
 safety net.
 
+``changing`` (the daily run) searches as above and also re-reads the window's threads that
+can still change (:func:`~lkml_assistant.intel.liveness.can_still_change`: an open patch,
+mail or a new patch in the last ``settled_days``), against mail the search could not see
+(indexed late); the settled ones are left to ``full`` (the weekly run).
+
+Out of shared lore budget with no time to wait (``sources/pacing.py``), a run stops before
+the list it was at, as when out of time.
+
 Given a :class:`TaskQueue` (AWS), the threads to re-read are queued instead of fetched here,
 one message each, and the cursor moves once they are all queued. Given ``time_left`` (a
 Lambda invocation's remaining time) a run short of time stops before the next list, as a
@@ -20,11 +28,13 @@ crawl pauses (``more``).
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import Field
 
+from lkml_assistant.intel.liveness import QUIET_DAYS, ThreadLife, can_still_change
 from lkml_assistant.models.records import LoreCursor, ThreadTask
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader, project_list
@@ -33,6 +43,7 @@ from lkml_assistant.services.fetch_patches import PAUSE_MARGIN
 from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import CircuitOpenError, UpstreamError
 from lkml_assistant.sources.lore import LoreClient
+from lkml_assistant.sources.pacing import BudgetSpent
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +55,9 @@ OVERLAP = timedelta(minutes=30)
 
 class RefreshSummary(DiscussionSummary):
     threads_queued: int = 0
+    threads_settled: int = Field(
+        0, description="``changing``: threads of the window left to the weekly re-read."
+    )
     more: bool = Field(False, description="Out of time: lists were left to the next run.")
 
 
@@ -55,21 +69,32 @@ class RefreshDiscussions:
         queue: TaskQueue | None = None,
         *,
         time_left: Callable[[], float] | None = None,
+        settled_days: int = QUIET_DAYS,
     ) -> None:
         self.store = store
         self.lore = lore
         self.reader = ThreadReader(store, lore)
         self.queue = queue
         self.time_left = time_left
+        self.quiet = timedelta(days=settled_days)
 
     def _out_of_time(self) -> bool:
         return self.time_left is not None and self.time_left() < PAUSE_MARGIN
 
-    def run(self, *, days: int, full: bool = False, now: datetime | None = None) -> RefreshSummary:
+    def run(
+        self,
+        *,
+        days: int,
+        full: bool = False,
+        changing: bool = False,
+        now: datetime | None = None,
+    ) -> RefreshSummary:
         now = now or datetime.now(UTC)
         summary = RefreshSummary(job=JOB)
         with recorded_run(self.store, summary, self.lore.http):
-            roots = self.store.discussions.recent_thread_roots(now - timedelta(days=days))
+            since = now - timedelta(days=days)
+            roots = self.store.discussions.recent_thread_roots(since)
+            live = self.changing_roots(since, now) if changing and not full else None
             lists = self._lists(roots)
             failed = 0
             for number, list_name in enumerate(lists):
@@ -81,7 +106,13 @@ class RefreshDiscussions:
                     break
                 mine = sorted(root for root, name in roots.items() if name == list_name)
                 try:
-                    self._refresh_list(list_name, mine, full=full, now=now, summary=summary)
+                    self._refresh_list(
+                        list_name, mine, full=full, live=live, now=now, summary=summary
+                    )
+                except BudgetSpent as exc:
+                    log.info("%s: %d lists left to the next run", exc, len(lists) - number)
+                    summary.more = True
+                    break
                 except CircuitOpenError as exc:
                     # The lists not refreshed keep their cursors: the next run searches them.
                     failed += len(lists) - number
@@ -95,6 +126,29 @@ class RefreshDiscussions:
             if failed:
                 summary.status = "failed" if failed == len(lists) else "partial"
         return summary
+
+    def changing_roots(self, since: datetime, now: datetime) -> set[str]:
+        """The roots of the threads of patches posted since ``since`` that can still change."""
+        patches = self.store.discussions.recent_thread_patches(since)
+        reviews = self.store.reviews.get_reviews({p.patch_id for p in patches})
+        by_root = defaultdict(list)
+        for patch in patches:
+            by_root[patch.thread_root].append(patch)
+        live: set[str] = set()
+        for root, members in by_root.items():
+            found = [reviews.get(p.patch_id) for p in members]
+            notes = [r.applied.date for r in found if r and r.applied and r.applied.date]
+            life = ThreadLife(
+                statuses=tuple(r.status if r else None for r in found),
+                last_activity=max(
+                    (p.last_activity for p in members if p.last_activity), default=None
+                ),
+                newest_patch=max(p.patch_date for p in members),
+                decided_at=max(notes, default=None),
+            )
+            if can_still_change(life, now, quiet=self.quiet):
+                live.add(root)
+        return live
 
     def _lists(self, recent_roots: dict[str, str]) -> list[str]:
         """Every list with tracked threads: the projects' lists and the recent threads' ones."""
@@ -111,9 +165,11 @@ class RefreshDiscussions:
         roots: list[str],
         *,
         full: bool,
+        live: set[str] | None,
         now: datetime,
         summary: RefreshSummary,
     ) -> None:
+        """``live``: the roots that can still change, re-read besides what the search finds."""
         cursor = self.store.cursors.get_lore_cursor(list_name)
         complete = True
         if full or cursor is None:
@@ -121,6 +177,9 @@ class RefreshDiscussions:
         else:
             since = cursor.received_until - OVERLAP
             changed, complete = self._changed_threads(list_name, since, summary)
+            if live is not None:
+                changed |= live.intersection(roots)
+                summary.threads_settled += len(set(roots) - changed)
         if self.queue is not None:
             tasks = [ThreadTask(list_name=list_name, anchor=root) for root in sorted(changed)]
             summary.threads_queued += self.queue.send(tasks)

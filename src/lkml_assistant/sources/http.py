@@ -151,7 +151,9 @@ class HttpClient:
     """A paced, retrying wrapper around one :class:`httpx.Client`.
 
     ``sleep`` and ``rng`` are injectable so tests can run the backoff without waiting. With a
-    ``breaker``, requests fail at once with :class:`CircuitOpenError` after it opens.
+    ``breaker``, requests fail at once with :class:`CircuitOpenError` after it opens. A
+    ``gate`` is called before every attempt, retries included (a shared budget's pacer,
+    :mod:`lkml_assistant.sources.pacing`): it may wait, or raise to stop the request unsent.
     """
 
     def __init__(
@@ -166,8 +168,10 @@ class HttpClient:
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
         breaker: CircuitBreaker | None = None,
+        gate: Callable[[], None] | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
+        self.gate = gate
         self.breaker = breaker
         self.interval = interval
         self.stats = HttpStats()
@@ -192,7 +196,9 @@ class HttpClient:
         self.close()
 
     def _pace(self) -> None:
-        """Keep at least ``interval`` seconds between the starts of two requests."""
+        """Pass the gate, then keep at least ``interval`` seconds between two requests' starts."""
+        if self.gate is not None:
+            self.gate()
         if self.interval <= 0:
             return
         with self._lock:

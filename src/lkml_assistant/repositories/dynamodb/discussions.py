@@ -19,7 +19,7 @@ from lkml_assistant.models.records import (
     StoredMessage,
     WriteResult,
 )
-from lkml_assistant.repositories.base import DiscussionRepository, PatchQuery
+from lkml_assistant.repositories.base import DiscussionRepository, PatchQuery, ThreadPatch
 from lkml_assistant.repositories.dynamodb.attributes import Item, item_key, plain, wire
 from lkml_assistant.repositories.dynamodb.client import Dynamo, Row
 from lkml_assistant.repositories.dynamodb.keys import (
@@ -34,6 +34,7 @@ from lkml_assistant.repositories.encoding import (
     encode,
     encode_discussion,
     review_counts,
+    utc_from_text,
     utc_text,
 )
 
@@ -279,3 +280,25 @@ class DynamoDiscussions(DiscussionRepository):
         ids = [int(item["id"]) for item in walk_patches(self._db, PatchQuery(since=since), None)]
         items = self._discussion_items(ids, ("root", "list_name", TTL_ATTRIBUTE))
         return {item["root"]: item["list_name"] for item in items if item.get("root")}
+
+    def recent_thread_patches(self, since: datetime) -> list[ThreadPatch]:
+        # The patch index items carry the date; of a discussion only its small counts are read.
+        dates = {
+            int(item["id"]): utc_from_text(str(item["dk"]).split("#", 1)[0])
+            for item in walk_patches(self._db, PatchQuery(since=since), None)
+        }
+        items = self._discussion_items(
+            dates, ("patch_id", "root", "list_name", "counts", TTL_ATTRIBUTE)
+        )
+        found = [
+            ThreadPatch(
+                thread_root=item["root"],
+                list_name=item["list_name"],
+                patch_id=int(item["patch_id"]),
+                patch_date=dates[int(item["patch_id"])],
+                last_activity=ReviewCounts.model_validate_json(item["counts"]).last_activity,
+            )
+            for item in items
+            if item.get("root") and int(item["patch_id"]) in dates
+        ]
+        return sorted(found, key=lambda patch: patch.patch_id)

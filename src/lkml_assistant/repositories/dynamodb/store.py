@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lkml_assistant.repositories.base import Store
+from lkml_assistant.repositories.dynamodb.budget import DynamoRequestBudget
 from lkml_assistant.repositories.dynamodb.changes import DynamoChanges
 from lkml_assistant.repositories.dynamodb.client import Dynamo
 from lkml_assistant.repositories.dynamodb.cursors import DynamoCursors
@@ -62,6 +63,7 @@ class DynamoDbStore(Store):
         self.reviews = DynamoReviews(self._db)
         self.changes = DynamoChanges(self._db)
         self.range_diffs = DynamoRangeDiffs(self._db)
+        self.budget = DynamoRequestBudget(self._db)
 
     @property
     def write_requests(self) -> int:

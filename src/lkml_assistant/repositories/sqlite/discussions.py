@@ -14,11 +14,12 @@ from lkml_assistant.models.records import (
     StoredMessage,
     WriteResult,
 )
-from lkml_assistant.repositories.base import DiscussionRepository
+from lkml_assistant.repositories.base import DiscussionRepository, ThreadPatch
 from lkml_assistant.repositories.encoding import (
     encode,
     encode_discussion,
     review_counts,
+    utc_from_text,
     utc_text,
 )
 from lkml_assistant.repositories.sqlite.db import IN_BATCH, Db
@@ -164,3 +165,21 @@ class SqliteDiscussions(DiscussionRepository):
             (utc_text(since),),
         )
         return {row[0]: row[1] for row in rows}
+
+    def recent_thread_patches(self, since: datetime) -> list[ThreadPatch]:
+        rows = self._db.query(
+            """SELECT d.thread_root, d.list_name, p.id, p.date, d.counts FROM discussions AS d
+               JOIN patches AS p ON p.id = d.patch_id
+               WHERE d.thread_root IS NOT NULL AND p.date >= ? ORDER BY p.id""",
+            (utc_text(since),),
+        )
+        return [
+            ThreadPatch(
+                thread_root=row[0],
+                list_name=row[1],
+                patch_id=int(row[2]),
+                patch_date=utc_from_text(row[3]),
+                last_activity=ReviewCounts.model_validate_json(row[4]).last_activity,
+            )
+            for row in rows
+        ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.repositories.encoding import Clock, utc_now
+from lkml_assistant.repositories.process_budget import ProcessRequestBudget, process_budget
 from lkml_assistant.repositories.sqlite.changes import SqliteChanges
 from lkml_assistant.repositories.sqlite.cursors import SqliteCursors
 from lkml_assistant.repositories.sqlite.db import Db
@@ -21,7 +22,10 @@ from lkml_assistant.repositories.sqlite.stats import SqliteStats
 
 
 class SqliteStore(Store):
-    """One SQLite file behind the repository interfaces; ``clock`` stamps ``updated_at``."""
+    """One SQLite file behind the repository interfaces; ``clock`` stamps ``updated_at``.
+
+    The request budget is the process's own (every store of the process shares it), or one
+    of this store's when a test brings its clock."""
 
     def __init__(self, path: Path, *, clock: Clock = utc_now) -> None:
         self._db = Db(path, clock)
@@ -36,6 +40,7 @@ class SqliteStore(Store):
         self.reviews = SqliteReviews(self._db)
         self.changes = SqliteChanges(self._db)
         self.range_diffs = SqliteRangeDiffs(self._db)
+        self.budget = process_budget() if clock is utc_now else ProcessRequestBudget(clock)
 
     def change_token(self) -> tuple[int, int]:
         return self._db.change_token()
