@@ -629,9 +629,7 @@ def test_the_oldest_task_of_each_queue_has_an_age_alarm(synth: Synth, queue: str
     alarm = _alarm(synth, f"{queue}-oldest-message")
     assert alarm["Namespace"] == "AWS/SQS"
     assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
-    assert alarm["Dimensions"][0]["Value"] == {
-        "Fn::GetAtt": [_queue_id(synth, queue), "QueueName"]
-    }
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [_queue_id(synth, queue), "QueueName"]}
     assert 3600 <= alarm["Threshold"] <= 6 * 3600
 
 

@@ -22,7 +22,7 @@ import pytest
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import clock, consumer, emf, jobs
 from lkml_assistant.models.records import ProjectTask
-from lkml_assistant.repositories.base import PatchQuery
+from lkml_assistant.repositories.base import PatchQuery, Store
 from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
 from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
 from tests.peers.patchwork_server import LORE_ORIGIN, PatchworkData, run_patchwork_server
@@ -84,9 +84,9 @@ def queues(aws, monkeypatch) -> dict[str, Any]:
     create_tables(boto3.client("dynamodb"), PATCHES, DISCUSSIONS)
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName="lkml-test-crawl-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     crawl_url = sqs.create_queue(
         QueueName="lkml-test-crawl",
         Attributes={
@@ -138,7 +138,7 @@ def open_dynamodb() -> DynamoDbStore:
     return DynamoDbStore(settings.patches_table, settings.discussions_table)
 
 
-def stored_patches(store: DynamoDbStore, project: str) -> set[int]:
+def stored_patches(store: Store, project: str) -> set[int]:
     return {p.id for p in store.patches.page_patches(PatchQuery(project=project), limit=500)}
 
 
@@ -189,9 +189,12 @@ def test_every_project_is_crawled_though_an_invocation_has_time_for_a_few_pages(
     # The follow-on steps saw each project's new patches: its threads are in the work queue.
     threads = [json.loads(m["Body"]) for m in messages(queues["sqs"], queues["work"])]
     assert {t["list_name"] for t in threads} == set(NAMES)
-    assert queues["sqs"].get_queue_attributes(
-        QueueUrl=queues["crawl"], AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]["ApproximateNumberOfMessages"] == "0"
+    assert (
+        queues["sqs"].get_queue_attributes(
+            QueueUrl=queues["crawl"], AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        == "0"
+    )
 
 
 def test_a_project_patchwork_fails_goes_to_the_dlq_and_the_others_complete(
