@@ -247,6 +247,7 @@ class Jobs:
         start: int = 0,
         changed: bool = False,
         request: datetime | None = None,
+        record_idle: bool = True,
     ) -> ProjectUnit:
         """The unit of work per project: ``recipe``'s project steps over ``projects``, from
         step ``start`` on, each carried out by :meth:`run_step`.
@@ -255,7 +256,9 @@ class Jobs:
         before it changed (none, when nothing was new upstream; ``changed``: an earlier part
         of this unit wrote); a full recipe (daily, weekly) looks at every project, the
         periodic safety net. Each step checks the deadline itself; the first one cut short
-        is where the unit resumes (``resume_at``)."""
+        is where the unit resumes (``resume_at``). ``record_idle``: record a review-intel
+        that had nothing to look at (a run over every project says so; a hundred units of
+        one project each would write a hundred such records an hour)."""
         unit = ProjectUnit(changed=changed)
         steps = recipe.project_steps
         for index in range(start, len(steps)):
@@ -266,8 +269,10 @@ class Jobs:
                 if touched is not None:
                     wanted = [p for p in projects if p in touched]
                     if not wanted:
-                        # Recorded all the same: the run says review-intel is current.
-                        unit.parts.append(ReviewIntel(self.store).run(projects=[], since=None))
+                        if record_idle:
+                            # Recorded all the same: the run says review-intel is current.
+                            idle = ReviewIntel(self.store).run(projects=[], since=None)
+                            unit.parts.append(idle)
                         continue
             part = self.run_step(step, now, days=days, projects=wanted, request=request)
             unit.parts.append(part)
@@ -288,6 +293,7 @@ class Jobs:
             start=task.step,
             changed=task.changed,
             request=task.requested_at,
+            record_idle=False,
         )
         if unit.resume_at is not None and not unit.failed:
             assert self.projects_queue is not None, "a unit under a deadline needs its queue"
