@@ -167,6 +167,9 @@ class Harness:
         self.queue_url = self.sqs.create_queue(
             QueueName="lkml-scale-work", Attributes={"VisibilityTimeout": "30"}
         )["QueueUrl"]
+        self.crawl_url = self.sqs.create_queue(
+            QueueName="lkml-scale-crawl", Attributes={"VisibilityTimeout": "30"}
+        )["QueueUrl"]
 
     def run(self, label: str, recipe: str) -> dict[str, Any]:
         from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
@@ -177,11 +180,13 @@ class Harness:
         lore_before = len(self.lore.requests)
         self.meter.take()
         started = time.perf_counter()
-        with environment({"LKML_WORK_QUEUE_URL": self.queue_url}):
+        queues = {"LKML_WORK_QUEUE_URL": self.queue_url, "LKML_CRAWL_QUEUE_URL": self.crawl_url}
+        with environment(queues):
             jobs.handler(scheduled_event({"recipe": recipe}, recipe), InvocationContext("jobs"))
+            # The fan-out: one crawl invocation per project (the stack's batch size 1).
+            crawled = drain_queue(self.sqs, self.crawl_url, consumer.crawl, batch_size=1)
         job_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        os.environ.pop("LKML_WORK_QUEUE_URL", None)
         drained = drain_queue(self.sqs, self.queue_url, consumer.fetch_discussions)
         consumer_seconds = time.perf_counter() - started
         units = self.meter.take()
@@ -193,7 +198,7 @@ class Harness:
             "projects": n,
             "patchwork_requests": len(self.patchwork.requests),
             "lore_requests": len(lore_requests),
-            "invocations": 1 + drained.invocations,
+            "invocations": 1 + crawled.invocations + drained.invocations,
             "queue_records": drained.records,
             "jobs_seconds": round(job_seconds, 2),
             "consumer_seconds": round(consumer_seconds, 2),

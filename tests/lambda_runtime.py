@@ -108,11 +108,13 @@ def drain_queue(
     batch_size: int = 10,
     max_rounds: int = 500,
     wait_for_retries: float = 0.0,
+    context: Callable[[], InvocationContext] | None = None,
 ) -> DrainResult:
     """Invoke ``handler`` on batches until the queue is empty, as the event source mapping does.
 
     ``wait_for_retries``: after the queue looks empty, wait this long once for failed messages
-    to become visible again (their visibility timeout) and go on.
+    to become visible again (their visibility timeout) and go on. ``context``: a fresh
+    invocation context for each batch (default: a consumer's, with 300 s).
     """
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
@@ -134,7 +136,8 @@ def drain_queue(
         result.invocations += 1
         result.records += len(messages)
         try:
-            response = handler(sqs_event(messages, arn), InvocationContext("lkml-test-consumer"))
+            invocation = context() if context else InvocationContext("lkml-test-consumer")
+            response = handler(sqs_event(messages, arn), invocation)
         except Exception:  # an invocation error: the whole batch comes back, as on AWS
             result.invocation_errors += 1
             response = {"batchItemFailures": [{"itemIdentifier": m["MessageId"]} for m in messages]}

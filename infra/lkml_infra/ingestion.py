@@ -4,8 +4,13 @@
 * ``jobs`` runs a recipe of :mod:`lkml_assistant.services.recipes`, the one definition of
   what runs when that ``serve`` uses too: one EventBridge schedule per scheduled recipe
   (hourly, daily at 03:00 UTC, Sundays at 04:00), each invoking it asynchronously with
-  ``{"detail": {"recipe": NAME}}``. Its discussion steps send one message per thread to
-  the work queue.
+  ``{"detail": {"recipe": NAME}}``. It runs the recipe's list steps (the refresh, which sends
+  one message per thread to the work queue) and fans the project steps out: one message
+  per project to the crawl queue.
+* ``crawl`` consumes the crawl queue one project per invocation (its own deadline): the
+  project's crawl, its threads sent to the work queue, its review intelligence. A unit cut
+  short by the deadline sends itself again; a project that fails is retried by SQS, then
+  goes to the crawl DLQ after ``CRAWL_MAX_RECEIVE_COUNT`` receives.
 * ``fetch_discussions`` consumes that queue in batches and reports the messages it could not
   handle (partial batch failure), which go to the work DLQ after ``MAX_RECEIVE_COUNT`` tries.
 * A schedule's retry policy and DLQ cover the delivery; the jobs function's own errors (it
@@ -40,6 +45,15 @@ its request interval (LKML_REQUEST_INTERVAL): lore is a shared service that asks
 a few connections at most, not a fleet. The event source's maximum concurrency and the
 function's reserved concurrency are both this: reserved below it, SQS's pollers would be
 throttled and messages would burn their receives toward the DLQ."""
+CRAWL_MAX_RECEIVE_COUNT = 3
+"""A project's unit is tried this often (its HTTP client retries each request too) before it
+goes to crawl-dlq: one project failing costs Patchwork three tries of that project alone."""
+CRAWL_BATCH_SIZE = 1
+"""One project per invocation: each gets the function's whole deadline, and its failure is
+its own record's."""
+CRAWL_MAX_CONCURRENCY = 2
+"""Two projects crawled at once at most (SQS's minimum for an event source's maximum
+concurrency): Patchwork sees at most two sequential clients of ours."""
 JOBS_CONCURRENCY = 1
 """One crawler at a time: a schedule that fires while a run is still going is throttled,
 and Lambda retries it later (async invocations are retried on throttles for up to the
@@ -50,9 +64,17 @@ ASYNC_MAX_EVENT_AGE = Duration.hours(6)
 HANDLERS = {
     "jobs": "lkml_assistant.functions.jobs.handler",
     "fetch_discussions": "lkml_assistant.functions.consumer.fetch_discussions",
+    "crawl": "lkml_assistant.functions.consumer.crawl",
 }
 """Our job functions by construct key, with their entry points."""
-CONCURRENCY = {"jobs": JOBS_CONCURRENCY, "fetch_discussions": WORK_MAX_CONCURRENCY}
+CONCURRENCY = {
+    "jobs": JOBS_CONCURRENCY,
+    "fetch_discussions": WORK_MAX_CONCURRENCY,
+    "crawl": CRAWL_MAX_CONCURRENCY,
+}
+QUEUE_SENDERS = ("jobs", "crawl")
+"""The functions that send tasks: thread tasks to the work queue, project tasks (a unit's
+continuation, for crawl) to the crawl queue. Both get both URLs."""
 ASYNC = ("jobs",)
 """The functions invoked asynchronously (by a schedule): only they have an on-failure
 destination. The consumer is invoked synchronously by SQS; its failures go to work-dlq."""
@@ -130,6 +152,17 @@ class IngestionConstruct(Construct):
                 queue=self.work_dlq, max_receive_count=MAX_RECEIVE_COUNT
             ),
         )
+        self.crawl_dlq = queue(self, "CrawlDeadLetters", config=config, name="crawl-dlq")
+        self.crawl_queue = queue(
+            self,
+            "CrawlQueue",
+            config=config,
+            name="crawl",
+            visibility_timeout=Duration.seconds(6 * JOB_TIMEOUT.to_seconds()),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.crawl_dlq, max_receive_count=CRAWL_MAX_RECEIVE_COUNT
+            ),
+        )
         self.schedule_dlq = failure_queue(
             self, "ScheduleDeadLetters", config=config, name="schedule-dlq"
         )
@@ -139,8 +172,9 @@ class IngestionConstruct(Construct):
         for key, handler in HANDLERS.items():
             name = key.replace("_", "-")
             function_environment = dict(environment)
-            if key == "jobs":
+            if key in QUEUE_SENDERS:
                 function_environment["LKML_WORK_QUEUE_URL"] = self.work_queue.queue_url
+                function_environment["LKML_CRAWL_QUEUE_URL"] = self.crawl_queue.queue_url
             construct_name = "".join(part.capitalize() for part in key.split("_"))
             function = python_function(
                 self,
@@ -169,10 +203,20 @@ class IngestionConstruct(Construct):
             storage.grant(function, write=True)
             self.functions[key] = function
 
-        self.work_queue.grant_send_messages(self.functions["jobs"])
+        for key in QUEUE_SENDERS:
+            self.work_queue.grant_send_messages(self.functions[key])
+            self.crawl_queue.grant_send_messages(self.functions[key])
         # The consumer sends back, delayed, the tasks the shared lore budget left no time for
         # (functions/consumer.py): deferred, not failed toward the DLQ.
         self.work_queue.grant_send_messages(self.functions["fetch_discussions"])
+        self.functions["crawl"].add_event_source(
+            event_sources.SqsEventSource(
+                self.crawl_queue,
+                batch_size=CRAWL_BATCH_SIZE,
+                report_batch_item_failures=True,
+                max_concurrency=CRAWL_MAX_CONCURRENCY,
+            )
+        )
         self.functions["fetch_discussions"].add_event_source(
             event_sources.SqsEventSource(
                 self.work_queue,
@@ -231,7 +275,11 @@ class IngestionConstruct(Construct):
     @property
     def dead_letter_queues(self) -> dict[str, sqs.Queue]:
         """Every queue where failed work lands, by a short name (one depth alarm each)."""
-        queues = {"work-dlq": self.work_dlq, "schedule-dlq": self.schedule_dlq}
+        queues = {
+            "work-dlq": self.work_dlq,
+            "crawl-dlq": self.crawl_dlq,
+            "schedule-dlq": self.schedule_dlq,
+        }
         for handler, failures in self.failure_queues.items():
             queues[f"{handler.replace('_', '-')}-failures"] = failures
         return queues

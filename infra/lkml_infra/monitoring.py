@@ -59,6 +59,9 @@ NEAR_TIMEOUT = 0.9
 pauses 45 s before its deadline, so a job that gets here did not)."""
 WORK_MAX_AGE = Duration.hours(3)
 """Work older than this is stuck: two consumers drain a day's threads well within it."""
+CRAWL_MAX_AGE = Duration.hours(2)
+"""A project's unit older than this is stuck: the hourly fan-out is drained well within the
+hour, so the next hour's tasks pile up behind it."""
 API_5XX_PER_PERIOD = 5
 API_P99_LATENCY = Duration.seconds(5)
 LOGGED_ERRORS_PER_PERIOD = 5
@@ -84,6 +87,7 @@ class Watched:
     functions: Mapping[str, lambda_.Function]
     failure_queues: Mapping[str, sqs.Queue]
     work_queue: sqs.Queue
+    crawl_queue: sqs.Queue
     stage: apigateway.Stage
     tables: Mapping[str, dynamodb.Table]
 
@@ -277,6 +281,16 @@ class MonitoringConstruct(Construct):
             "not draining the work queue (lore down, the consumer failing or throttled).",
             threshold=WORK_MAX_AGE.to_seconds(),
         )
+        self.alarm(
+            "CrawlOldestMessage",
+            self.watched.crawl_queue.metric_approximate_age_of_oldest_message(
+                period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            f"The oldest project task has waited {CRAWL_MAX_AGE.to_hours()} h: the crawl "
+            "consumer is not draining the crawl queue (Patchwork slow or down, the consumer "
+            "failing or throttled).",
+            threshold=CRAWL_MAX_AGE.to_seconds(),
+        )
 
     def _api_alarms(self) -> None:
         stage = self.watched.stage
@@ -397,7 +411,11 @@ class MonitoringConstruct(Construct):
                 "Throttles", [f.metric_throttles(period=PERIOD, label=f.node.id) for f in functions]
             ),
         )
-        queues = {"work": watched.work_queue, **watched.failure_queues}
+        queues = {
+            "work": watched.work_queue,
+            "crawl": watched.crawl_queue,
+            **watched.failure_queues,
+        }
         dashboard.add_widgets(
             _graph(
                 "Queue depth",
@@ -410,11 +428,12 @@ class MonitoringConstruct(Construct):
                 width=12,
             ),
             _graph(
-                "Oldest work message (s)",
+                "Oldest task (s)",
                 [
-                    watched.work_queue.metric_approximate_age_of_oldest_message(
-                        period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label="work"
+                    q.metric_approximate_age_of_oldest_message(
+                        period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label=name
                     )
+                    for name, q in (("work", watched.work_queue), ("crawl", watched.crawl_queue))
                 ],
                 width=12,
             ),

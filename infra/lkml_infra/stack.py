@@ -62,6 +62,7 @@ class LkmlStack(Stack):
                 functions=functions,
                 failure_queues=self.ingestion.dead_letter_queues,
                 work_queue=self.ingestion.work_queue,
+                crawl_queue=self.ingestion.crawl_queue,
                 stage=self.api.rest_api.deployment_stage,
                 tables=self.storage.tables,
             ),
@@ -70,6 +71,7 @@ class LkmlStack(Stack):
         CfnOutput(self, "PatchesTable", value=self.storage.patches.table_name)
         CfnOutput(self, "DiscussionsTable", value=self.storage.discussions.table_name)
         CfnOutput(self, "WorkQueueUrl", value=self.ingestion.work_queue.queue_url)
+        CfnOutput(self, "CrawlQueueUrl", value=self.ingestion.crawl_queue.queue_url)
         CfnOutput(self, "AlarmTopic", value=self.monitoring.topic.topic_arn)
         self._acknowledge(functions)
 

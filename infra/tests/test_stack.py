@@ -22,7 +22,7 @@ from lkml_infra.app import build_app
 from lkml_infra.config import ENVIRONMENTS
 from tests.conftest import Synth
 
-JOBS = ("jobs", "fetch-discussions")
+JOBS = ("jobs", "fetch-discussions", "crawl")
 FUNCTIONS = (*JOBS, "api")
 MEMORY = {"dev": 512, "staging": 1024, "prod": 1024}
 LOG_LEVEL = {"dev": "DEBUG", "staging": "INFO", "prod": "INFO"}
@@ -165,6 +165,7 @@ def test_every_function_runs_a_recent_python_with_its_handler(synth: Synth) -> N
     assert handlers == {
         "jobs": "lkml_assistant.functions.jobs.handler",
         "fetch-discussions": "lkml_assistant.functions.consumer.fetch_discussions",
+        "crawl": "lkml_assistant.functions.consumer.crawl",
         "api": "lkml_assistant.functions.api.handler",
     }
     for properties in functions.values():
@@ -202,10 +203,12 @@ def test_environment_variables_point_at_this_environment(synth: Synth) -> None:
         )
         assert variables["LKML_PROJECTS"]
         assert int(variables["LKML_RETENTION_DAYS"]) >= 0
-        if name == "jobs":
+        if name in ("jobs", "crawl"):
             assert variables["LKML_WORK_QUEUE_URL"] == {"Ref": _queue_id(synth, "work")}
+            assert variables["LKML_CRAWL_QUEUE_URL"] == {"Ref": _queue_id(synth, "crawl")}
         else:
             assert "LKML_WORK_QUEUE_URL" not in variables
+            assert "LKML_CRAWL_QUEUE_URL" not in variables
 
 
 def test_log_groups_have_a_retention(synth: Synth) -> None:
@@ -242,26 +245,46 @@ def test_one_crawler_a_bounded_consumer_pool_and_an_api_of_its_own(synth: Synth)
     functions = _functions(synth)
     reserved = {name: p.get("ReservedConcurrentExecutions") for name, p in functions.items()}
     api = {"dev": 5, "staging": 10, "prod": 20}[synth.env]
-    assert reserved == {"jobs": 1, "fetch-discussions": 2, "api": api}
-    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
+    assert reserved == {"jobs": 1, "fetch-discussions": 2, "crawl": 2, "api": api}
+    mappings = synth.resources("AWS::Lambda::EventSourceMapping").values()
     # SQS's pollers never outnumber what the consumer may run (else throttled receives).
-    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == 2
+    assert [m["Properties"]["ScalingConfig"]["MaximumConcurrency"] for m in mappings] == [2, 2]
 
 
 # -- queues and schedules ----------------------------------------------------------------------
 
 
-def test_work_queue_outlasts_the_consumer_and_has_a_dlq(synth: Synth) -> None:
+@pytest.mark.parametrize(
+    ("queue", "consumer", "receives"), [("work", "fetch-discussions", 4), ("crawl", "crawl", 3)]
+)
+def test_each_queue_outlasts_its_consumer_and_has_a_dlq(
+    synth: Synth, queue: str, consumer: str, receives: int
+) -> None:
     functions = _functions(synth)
-    work = synth.raw["Resources"][_queue_id(synth, "work")]["Properties"]
-    assert work["VisibilityTimeout"] >= 6 * functions["fetch-discussions"]["Timeout"]
+    work = synth.raw["Resources"][_queue_id(synth, queue)]["Properties"]
+    assert work["VisibilityTimeout"] >= 6 * functions[consumer]["Timeout"]
     redrive = work["RedrivePolicy"]
-    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [_queue_id(synth, "work-dlq"), "Arn"]}
-    assert 3 <= redrive["maxReceiveCount"] <= 5
+    assert redrive["deadLetterTargetArn"] == {
+        "Fn::GetAtt": [_queue_id(synth, f"{queue}-dlq"), "Arn"]
+    }
+    assert redrive["maxReceiveCount"] == receives
+
+
+def test_crawl_consumes_the_crawl_queue_one_project_at_a_time(synth: Synth) -> None:
+    """One project per invocation: each has the whole deadline, and fails on its own."""
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [_queue_id(synth, "crawl"), "Arn"]},
+            "FunctionName": {"Ref": _function_id(synth, "crawl")},
+            "BatchSize": 1,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
 
 
 def test_fetch_discussions_consumes_the_work_queue_reporting_item_failures(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::Lambda::EventSourceMapping", 1)
+    synth.template.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
     synth.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
@@ -273,8 +296,18 @@ def test_fetch_discussions_consumes_the_work_queue_reporting_item_failures(synth
     )
 
 
-def test_only_the_jobs_and_the_consumer_deferring_may_send_work(synth: Synth) -> None:
-    work_arn = {"Fn::GetAtt": [_queue_id(synth, "work"), "Arn"]}
+@pytest.mark.parametrize(
+    ("queue", "senders_expected"),
+    [
+        # The consumer sends back, delayed, what the shared lore budget deferred.
+        ("work", ("jobs", "crawl", "fetch-discussions")),
+        ("crawl", ("jobs", "crawl")),
+    ],
+)
+def test_only_the_scheduled_jobs_the_crawl_and_the_deferring_consumer_may_send_tasks(
+    synth: Synth, queue: str, senders_expected: tuple[str, ...]
+) -> None:
+    work_arn = {"Fn::GetAtt": [_queue_id(synth, queue), "Arn"]}
     senders: set[str] = set()
     for policy in synth.resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -286,15 +319,15 @@ def test_only_the_jobs_and_the_consumer_deferring_may_send_work(synth: Synth) ->
             if "sqs:SendMessage" in actions and statement["Resource"] == work_arn:
                 senders.update(role["Ref"] for role in policy["Properties"]["Roles"])
     roles = {
-        synth.raw["Resources"][_function_id(synth, short)]["Properties"]["Role"]["Fn::GetAtt"][0]
-        for short in ("jobs", "fetch-discussions")
+        synth.raw["Resources"][_function_id(synth, name)]["Properties"]["Role"]["Fn::GetAtt"][0]
+        for name in senders_expected
     }
     assert senders == roles
 
 
 def test_queues_are_encrypted_and_ssl_only(synth: Synth) -> None:
     queues = synth.resources("AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 6
     for queue in queues.values():
         assert queue["Properties"]["SqsManagedSseEnabled"] is True
     policies = synth.resources("AWS::SQS::QueuePolicy").values()
@@ -571,7 +604,7 @@ def test_every_failure_queue_has_a_depth_alarm(synth: Synth) -> None:
     }
     expected = {
         json.dumps({"Fn::GetAtt": [_queue_id(synth, queue), "QueueName"]})
-        for queue in ("work-dlq", "schedule-dlq", "jobs-failures")
+        for queue in ("work-dlq", "crawl-dlq", "schedule-dlq", "jobs-failures")
     }
     assert watched == expected
 
@@ -598,13 +631,12 @@ def test_every_function_has_an_alarm_near_its_timeout(synth: Synth) -> None:
         assert alarm["Threshold"] == 0.9 * functions[name]["Timeout"] * 1000
 
 
-def test_the_oldest_work_message_has_an_age_alarm(synth: Synth) -> None:
-    alarm = _alarm(synth, "work-oldest-message")
+@pytest.mark.parametrize("queue", ["work", "crawl"])
+def test_the_oldest_task_of_each_queue_has_an_age_alarm(synth: Synth, queue: str) -> None:
+    alarm = _alarm(synth, f"{queue}-oldest-message")
     assert alarm["Namespace"] == "AWS/SQS"
     assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
-    assert alarm["Dimensions"][0]["Value"] == {
-        "Fn::GetAtt": [_queue_id(synth, "work"), "QueueName"]
-    }
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [_queue_id(synth, queue), "QueueName"]}
     assert 3600 <= alarm["Threshold"] <= 6 * 3600
 
 
@@ -702,7 +734,9 @@ def test_the_failure_drill_s_failures_each_reach_an_alarm(synth: Synth) -> None:
     errors = _alarm(synth, "jobs-errors")
     assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
     assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": jobs_id}}]
-    for queue in ("jobs-failures", "work-dlq"):  # ... and a poisoned message in work-dlq
+    # ... a poisoned message in work-dlq, a project Patchwork keeps failing in crawl-dlq
+    # (tests/integration/test_aws_fanout.py)
+    for queue in ("jobs-failures", "work-dlq", "crawl-dlq"):
         depth = _alarm(synth, f"{queue}-depth")
         assert depth["Dimensions"][0]["Value"] == {
             "Fn::GetAtt": [_queue_id(synth, queue), "QueueName"]

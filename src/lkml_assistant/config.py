@@ -135,6 +135,11 @@ class Settings(BaseSettings):
         description="SQS queue FetchPatches sends one message per thread to fetch (AWS only; "
         "empty: threads are fetched in the same run).",
     )
+    crawl_queue_url: str = Field(
+        "",
+        description="SQS queue a recipe sends one task per project to, for the crawl consumer "
+        "(AWS only; empty: every project is crawled in the same run).",
+    )
     change_settle_seconds: int = Field(
         900,
         ge=0,

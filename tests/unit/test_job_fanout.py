@@ -38,6 +38,7 @@ def test_review_intel_stops_before_a_project_when_out_of_time(tmp_path):
 
     with open_store(load_settings(store=f"sqlite:///{tmp_path}/store.sqlite3")) as store:
         short = ReviewIntel(store, time_left=lambda: 5.0).run(projects=["a", "b"], since=None)
-        assert short.more and short.status == "ok"
+        # Stopped cleanly and says so: partial, with the projects left to the next run.
+        assert short.more and short.status == "partial" and short.left == ["a", "b"]
         plenty = ReviewIntel(store, time_left=lambda: 250.0).run(projects=["a", "b"], since=None)
         assert not plenty.more

@@ -120,9 +120,9 @@ def test_standard_schedules_run_hourly_at_three_daily_and_sunday_mornings(tmp_pa
         "review-intel",
     ]
     assert [s.job for s in found["daily"].steps] == [
+        "refresh-discussions --changing",
         "fetch-patches --full",
         "fetch-discussions",
-        "refresh-discussions --changing",
         "review-intel",
     ]
     assert [s.job for s in found["weekly"].steps] == ["refresh-discussions --full", "review-intel"]

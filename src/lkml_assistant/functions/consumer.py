@@ -1,5 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The SQS consumer ``fetch_discussions``: each record is one thread to fetch from lore.
+"""The SQS consumers: ``fetch_discussions`` (work queue, a thread each) and ``crawl`` (crawl
+queue, a project each).
+
+``crawl``: each record is a :class:`ProjectTask`, one project's share of a recipe (its
+crawl, the threads it needs queued to the work queue, its review intelligence), run by
+:meth:`Jobs.run_project_task` with this invocation's deadline. A unit the deadline cuts
+short sends itself again and succeeds; a project that could not be crawled (Patchwork
+failing it) fails its record, which SQS retries and, after the queue's maxReceiveCount,
+moves to ``crawl-dlq``, while the other projects' records go on. A record delivered twice
+changes nothing the second time (upserts, the cursor's conditional save, one full crawl per
+request).
+
+``fetch_discussions``: each record is one thread to fetch from lore.
 
 A record that fails (lore unreachable, a malformed message) is reported in
 ``batchItemFailures`` so only it is retried; after the queue's maxReceiveCount it lands in the
@@ -28,9 +40,10 @@ from pydantic import ValidationError
 
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import clock
+from lkml_assistant.functions.jobs import projects_queue, thread_queue, time_left
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.functions.work_queue import SqsTaskQueue
-from lkml_assistant.models.records import ThreadTask
+from lkml_assistant.models.records import ProjectTask, ThreadTask
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.discussions import DiscussionSummary
 from lkml_assistant.services.fetch_discussions import DEFERRED
@@ -40,6 +53,48 @@ from lkml_assistant.sources.pacing import BudgetSpent
 
 def _thread_task(record: SQSRecord) -> ThreadTask:
     return ThreadTask.model_validate_json(record.body)
+
+
+class ProjectFailedError(RuntimeError):
+    """A project's unit could not do its work: its record goes back to the queue."""
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def crawl(
+    event: dict[str, Any], context: LambdaContext | None = None
+) -> PartialItemFailureResponse:
+    settings = load_settings()
+    processor = BatchProcessor(event_type=EventType.SQS)
+    with open_store(settings) as store:
+        jobs = Jobs(
+            settings,
+            store,
+            queue=thread_queue(settings),
+            projects_queue=projects_queue(settings),
+            time_left=time_left(context),
+        )
+
+        def handle(record: SQSRecord) -> None:
+            logger.append_keys(sqs_message_id=record.message_id)
+            task = ProjectTask.model_validate_json(record.body)
+            logger.append_keys(project=task.project, recipe=task.recipe)
+            unit = jobs.run_project_task(task, clock.now())
+            for part in unit.parts:
+                record_job(part)
+                log = logger.error if part.status == "failed" else logger.info
+                log(part.line(), extra={"summary": part.as_dict()})
+            if unit.failed:
+                reasons = "; ".join(m for p in unit.parts for m in p.error_messages[:3])
+                raise ProjectFailedError(f"{task.project}: {reasons}")
+
+        try:
+            with processor(records=event.get("Records", []), handler=handle):
+                processor.process()
+        finally:
+            logger.remove_keys(["sqs_message_id", "project", "recipe"])
+    return processor.response()
 
 
 class _Deferrals:

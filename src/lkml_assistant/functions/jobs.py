@@ -6,8 +6,12 @@ per scheduled recipe of :mod:`lkml_assistant.services.recipes` (hourly, daily, w
 same recipes ``serve`` runs locally. The threads a recipe's discussion steps need are sent to
 the work queue (``LKML_WORK_QUEUE_URL``), one message each, for the SQS consumer
 ``fetch_discussions`` (in :mod:`.consumer`, so that this function does not load the batch
-utilities at every cold start, nor the consumer these). A crawl that runs short of time pauses
-at a page and says ``more``; the next invocation resumes it.
+utilities at every cold start, nor the consumer these). With a crawl queue
+(``LKML_CRAWL_QUEUE_URL``) the recipe's project steps are fanned out instead of run here: one
+message per project for the ``crawl`` consumer (:mod:`.consumer`), each project then crawled
+in an invocation of its own, with its own deadline. Without it every project is crawled
+here; a crawl that runs short of time pauses at a page and says ``more``; the next
+invocation resumes it.
 
 A step that could not do its work at all (Patchwork down for every project) makes the
 invocation fail once its summary is recorded (:meth:`JobSummary.raise_if_failed`), so that
@@ -32,7 +36,7 @@ from lkml_assistant.functions import clock
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.repositories import open_store
 from lkml_assistant.services.fetch_discussions import TaskQueue
-from lkml_assistant.services.jobs import Jobs
+from lkml_assistant.services.jobs import Jobs, ProjectQueue
 from lkml_assistant.services.recipes import RECIPES
 
 
@@ -58,7 +62,7 @@ def _request(event: dict[str, Any]) -> JobRequest:
     return JobRequest.model_validate(detail)
 
 
-def _queue(settings: Settings) -> TaskQueue | None:
+def thread_queue(settings: Settings) -> TaskQueue | None:
     if not settings.work_queue_url:
         return None
     from lkml_assistant.functions.work_queue import SqsTaskQueue
@@ -66,7 +70,15 @@ def _queue(settings: Settings) -> TaskQueue | None:
     return SqsTaskQueue(settings.work_queue_url)
 
 
-def _time_left(context: object) -> Callable[[], float] | None:
+def projects_queue(settings: Settings) -> ProjectQueue | None:
+    if not settings.crawl_queue_url:
+        return None
+    from lkml_assistant.functions.work_queue import SqsTaskQueue
+
+    return SqsTaskQueue(settings.crawl_queue_url)
+
+
+def time_left(context: object) -> Callable[[], float] | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
         return None
@@ -80,7 +92,13 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
     request = _request(event)
     settings = load_settings()
     with open_store(settings) as store:
-        jobs = Jobs(settings, store, queue=_queue(settings), time_left=_time_left(context))
+        jobs = Jobs(
+            settings,
+            store,
+            queue=thread_queue(settings),
+            projects_queue=projects_queue(settings),
+            time_left=time_left(context),
+        )
         summary = jobs.run_recipe(
             RECIPES[request.recipe], clock.now(), days=request.days, projects=request.projects
         )

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The SQS work queue: FetchPatches and RefreshDiscussions send one message per thread.
+"""The SQS queues of the jobs: thread tasks to the work queue, project tasks to the crawl queue.
 
-Messages are the JSON of :class:`ThreadTask`. They are sent ten at a time (SQS's batch limit);
+FetchDiscussions and RefreshDiscussions send one :class:`ThreadTask` per thread; a recipe's
+fan-out sends one :class:`ProjectTask` per project. Messages are the tasks' JSON, sent ten
+at a time (SQS's batch limit);
 entries SQS reports as failed are sent again with backoff, and a batch that still fails after
 that raises, so the scheduled run fails and its retry policy takes over. Sending a task twice
-is harmless: fetching a thread is idempotent.
+is harmless: fetching a thread is idempotent, and so is a project's unit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from lkml_assistant.models.records import ThreadTask
+from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -52,16 +54,16 @@ class SqsTaskQueue:
         queue.queue_url = answer["QueueUrl"]
         return queue
 
-    def send(self, tasks: Sequence[ThreadTask], *, delay_seconds: int = 0) -> int:
+    def send(self, tasks: Sequence[BaseModel], *, delay_seconds: int = 0) -> int:
         """Queue ``tasks``; with ``delay_seconds`` (at most 900) none is received before."""
         delay = max(0, min(MAX_DELAY_SECONDS, delay_seconds))
         sent = 0
         for start in range(0, len(tasks), BATCH):
             sent += self._send_batch(tasks[start : start + BATCH], delay)
-        log.info("queued %d threads", sent)
+        log.info("queued %d tasks", sent)
         return sent
 
-    def _send_batch(self, tasks: Sequence[ThreadTask], delay: int = 0) -> int:
+    def _send_batch(self, tasks: Sequence[BaseModel], delay: int = 0) -> int:
         pending: dict[str, Any] = {
             str(number): {
                 "Id": str(number),

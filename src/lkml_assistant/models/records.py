@@ -44,6 +44,11 @@ class SyncCursor(BaseModel):
     crawl: CrawlCheckpoint | None = Field(
         None, description="A crawl paused for lack of time (Lambda), to resume on the next run."
     )
+    full_crawl_for: datetime | None = Field(
+        None,
+        description="The request (a fan-out task's ``requested_at``) whose full crawl finished "
+        "last: a task delivered again, or a schedule retried, does not crawl the project again.",
+    )
 
 
 class RunRecord(BaseModel):
@@ -150,6 +155,27 @@ class ThreadTask(BaseModel):
     list_name: str = Field(min_length=1, max_length=200)
     anchor: str = Field(min_length=1, max_length=998, description="A Message-ID in the thread.")
     patch_ids: tuple[int, ...] = ()
+
+
+class ProjectTask(BaseModel):
+    """One project's share of a recipe: the unit of fan-out on AWS.
+
+    The jobs function sends one per project to the crawl queue; the ``crawl`` consumer runs
+    the recipe's project steps (:attr:`~lkml_assistant.services.recipes.Recipe.project_steps`)
+    for that project, from ``step`` on. A unit stopped by its deadline sends itself again with
+    the step to resume at (the crawl's own page is in the project's cursor) and ``changed``
+    when what it did so far wrote something, so the review intelligence still follows.
+    ``requested_at`` names the request: the same task handled twice crawls once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipe: str = Field(min_length=1, max_length=100)
+    project: str = Field(min_length=1, max_length=200)
+    requested_at: datetime
+    days: int | None = Field(None, ge=1, le=3650)
+    step: int = Field(0, ge=0, le=20)
+    changed: bool = False
 
 
 class SeriesLink(BaseModel):

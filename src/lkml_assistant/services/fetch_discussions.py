@@ -17,7 +17,7 @@ Progress is told to a :class:`ThreadProgress` (a terminal's bar, see ``local/pro
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -25,6 +25,7 @@ from lkml_assistant.models.domain import Patch
 from lkml_assistant.models.records import ThreadTask
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary, ThreadReader, list_for
+from lkml_assistant.services.fetch_patches import PAUSE_MARGIN
 from lkml_assistant.services.summary import recorded_run
 from lkml_assistant.sources.http import CircuitOpenError, UpstreamError
 from lkml_assistant.sources.lore import LoreClient
@@ -110,12 +111,21 @@ def _group(store: Store, patches: list[Patch]) -> list[ThreadTask]:
 
 class FetchDiscussions:
     def __init__(
-        self, store: Store, lore: LoreClient, *, progress: ThreadProgress | None = None
+        self,
+        store: Store,
+        lore: LoreClient,
+        *,
+        progress: ThreadProgress | None = None,
+        time_left: Callable[[], float] | None = None,
     ) -> None:
         self.store = store
         self.lore = lore
         self.reader = ThreadReader(store, lore)
         self.progress = progress or _NoProgress()
+        self.time_left = time_left
+
+    def _out_of_time(self) -> bool:
+        return self.time_left is not None and self.time_left() < PAUSE_MARGIN
 
     def run(
         self,
@@ -153,6 +163,11 @@ class FetchDiscussions:
             self.progress.threads(number - 1, len(tasks))
             if task.patch_ids and all(pid in done for pid in task.patch_ids):
                 continue
+            if self._out_of_time():
+                # The threads not read keep no discussion: the next run plans them again.
+                summary.out_of_time([f"{len(tasks) - number + 1} threads"])
+                log.info("out of time: %d threads left to the next run", len(tasks) - number + 1)
+                break
             attempted += 1
             try:
                 done.update(self.run_task(task, summary))

@@ -18,7 +18,11 @@ How one project is kept current (docs/sync.md has the reasoning):
   finishes second saves nothing (``CursorMovedError``, a skip), so it cannot move it back.
 * Given ``time_left`` (a Lambda invocation's remaining time), a crawl that runs short of time
   pauses after a whole page: the cursor records the next page (``SyncCursor.crawl``) and the
-  next run resumes there instead of starting over. The summary says ``more``.
+  next run resumes there instead of starting over. The summary says ``more`` and names the
+  projects not finished in ``left`` (a pause is not ``partial``: resuming is the plan).
+* Given ``request`` (when a fan-out task was asked for), a full crawl that finishes records
+  it in the cursor, and a full crawl asked again for the same request (the task delivered
+  twice, the schedule retried) only reads the changes: one full crawl per request.
 """
 
 from __future__ import annotations
@@ -153,21 +157,28 @@ class FetchPatches:
         return self.time_left is not None and self.time_left() < PAUSE_MARGIN
 
     def run(
-        self, projects: Iterable[str], *, since: datetime | None = None, full: bool = False
+        self,
+        projects: Iterable[str],
+        *,
+        since: datetime | None = None,
+        full: bool = False,
+        request: datetime | None = None,
     ) -> FetchPatchesSummary:
         summary = FetchPatchesSummary(projects=list(projects))
         with recorded_run(self.store, summary, self.client.http):
             failed = 0
-            for project in summary.projects:
+            for number, project in enumerate(summary.projects):
                 if self._out_of_time():
                     log.info("out of time before %s; the next run goes on", project)
                     summary.more = True
+                    summary.left.extend(summary.projects[number:])
                     break
                 written = summary.written
                 try:
-                    self._sync_project(project, summary, since=since, full=full)
+                    self._sync_project(project, summary, since=since, full=full, request=request)
                 except _Paused:
                     summary.more = True
+                    summary.left.extend(summary.projects[number:])
                     self._note_change(project, written, summary)
                     break
                 except CursorMovedError as exc:
@@ -191,9 +202,19 @@ class FetchPatches:
     # -- one project -------------------------------------------------------------------------
 
     def _sync_project(
-        self, project: str, summary: FetchPatchesSummary, *, since: datetime | None, full: bool
+        self,
+        project: str,
+        summary: FetchPatchesSummary,
+        *,
+        since: datetime | None,
+        full: bool,
+        request: datetime | None = None,
     ) -> None:
         cursor = self.store.cursors.get_cursor(project)
+        if full and _full_crawl_done(cursor, request):
+            log.info("%s: the full crawl of this request is done; reading changes", project)
+            summary.skip("full crawl already done for this request")
+            full, since = False, None
         since_text = format_server_time(since, self.tz) if since else None
         if cursor is not None and cursor.crawl is not None:
             log.info(
@@ -220,6 +241,10 @@ class FetchPatches:
                 latest.see(cursor.patches_since)
                 latest.see(new_cursor.patches_since)
                 new_cursor = new_cursor.model_copy(update={"patches_since": latest.raw})
+            done_for = request if full and request is not None else None
+            if done_for is None and cursor is not None:
+                done_for = cursor.full_crawl_for
+            new_cursor = new_cursor.model_copy(update={"full_crawl_for": done_for})
         else:
             new_cursor = self._update_project(project, cursor, summary, since_text)
         if new_cursor == cursor:
@@ -333,6 +358,7 @@ class FetchPatches:
             patches_since=latest.raw or cursor.patches_since,
             events_since=(newest.raw if newest and newest.raw else cursor.events_since),
             last_event_id=max(cursor.last_event_id, plan.last_event_id),
+            full_crawl_for=cursor.full_crawl_for,
         )
 
     # -- pieces ------------------------------------------------------------------------------
@@ -540,6 +566,14 @@ class FetchPatches:
                 summary.skip("series gone upstream")
                 continue
             summary += self.store.series.upsert_series(self._map_series([raw], summary))
+
+
+def _full_crawl_done(cursor: SyncCursor | None, request: datetime | None) -> bool:
+    """Whether a full crawl asked for ``request`` already finished (a crawl paused half-way
+    has not: it resumes from its page)."""
+    if cursor is None or request is None or cursor.crawl is not None:
+        return False
+    return cursor.full_crawl_for is not None and cursor.full_crawl_for >= request
 
 
 def _delegate(raw: object) -> Person | None:

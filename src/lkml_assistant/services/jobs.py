@@ -9,7 +9,12 @@ inside the services:
 * ``queue``: on AWS the threads to fetch are sent to SQS, one message each, for the
   ``fetch_discussions`` function; locally (no queue) they are fetched in this process.
 * ``time_left``: a Lambda invocation's remaining seconds; a long crawl pauses and the next
-  invocation resumes it.
+  invocation resumes it, and every other step stops before its next project or list
+  (``partial``, naming what is left).
+* ``projects_queue``: on AWS a recipe's project steps are fanned out, one
+  :class:`ProjectTask` per project to the crawl queue, each run by the ``crawl`` consumer
+  with its own invocation's deadline (:meth:`Jobs.run_project_task`); without it they run
+  here, over every project at once (:meth:`Jobs.run_projects`, the same unit).
 
 Whatever fetches leaves the review intelligence current for what it changed: a recipe ends
 with review-intel, and :meth:`Jobs.then_review_intel` follows a single fetch that wrote.
@@ -19,13 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar, Protocol
 
 from pydantic import Field, PrivateAttr
 
 from lkml_assistant.config import Settings
-from lkml_assistant.models.records import ThreadTask
+from lkml_assistant.models.records import ProjectTask, ThreadTask
 from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.discussions import DiscussionSummary
 from lkml_assistant.services.fetch_discussions import (
@@ -36,8 +42,13 @@ from lkml_assistant.services.fetch_discussions import (
     ThreadProgress,
     plan_threads,
 )
-from lkml_assistant.services.fetch_patches import FetchPatches, FetchPatchesSummary, Progress
-from lkml_assistant.services.recipes import JobName, Recipe, RecipeStep, Window
+from lkml_assistant.services.fetch_patches import (
+    PAUSE_MARGIN,
+    FetchPatches,
+    FetchPatchesSummary,
+    Progress,
+)
+from lkml_assistant.services.recipes import RECIPES, JobName, Recipe, RecipeStep, Window
 from lkml_assistant.services.refresh_discussions import RefreshDiscussions, RefreshSummary
 from lkml_assistant.services.review_intel import ReviewIntel, ReviewIntelSummary
 from lkml_assistant.services.summary import JobSummary, recorded_run
@@ -54,6 +65,40 @@ class QueuedThreadsSummary(JobSummary):
     threads_queued: int = 0
 
     line_fields: ClassVar[tuple[tuple[str, str], ...]] = (("threads_queued", "threads queued"),)
+
+
+class QueuedProjectsSummary(JobSummary):
+    """fetch-patches with a crawl queue: one task per project was sent, none crawled here."""
+
+    job: str = str(JobName.FETCH_PATCHES)
+    projects_queued: int = 0
+
+    line_fields: ClassVar[tuple[tuple[str, str], ...]] = (("projects_queued", "projects queued"),)
+
+
+class ProjectQueue(Protocol):
+    """Where a recipe's project units go when other invocations run them (SQS on AWS)."""
+
+    def send(self, tasks: Sequence[ProjectTask]) -> int:
+        """Queue the tasks; returns how many were queued. Raises if any could not be."""
+        ...
+
+
+@dataclass
+class ProjectUnit:
+    """What a recipe's project steps did over some projects.
+
+    ``resume_at``: the index (in :attr:`Recipe.project_steps`) of the first step the deadline
+    cut short, None when every step finished; ``changed``: whether the unit wrote anything,
+    which a continuation passes on so that review-intel still looks at the project."""
+
+    parts: list[JobSummary] = field(default_factory=list)
+    resume_at: int | None = None
+    changed: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(part.status == "failed" for part in self.parts)
 
 
 class RecipeSummary(JobSummary):
@@ -162,13 +207,19 @@ class Jobs:
         *,
         progress: JobProgress | None = None,
         queue: TaskQueue | None = None,
+        projects_queue: ProjectQueue | None = None,
         time_left: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.progress = progress
         self.queue = queue
+        self.projects_queue = projects_queue
         self.time_left = time_left
+
+    def out_of_time(self) -> bool:
+        """Whether the deadline is too close for one more project or list."""
+        return self.time_left is not None and self.time_left() < PAUSE_MARGIN
 
     # -- recipes -------------------------------------------------------------------------------
 
@@ -182,23 +233,98 @@ class Jobs:
     ) -> RecipeSummary:
         """Every step of ``recipe``, in order; ``days`` replaces every step's window.
 
-        In a recipe without a full step, review-intel looks only at the projects the steps
-        before it changed (none, when nothing was new upstream); a full recipe (daily,
-        weekly) looks at every project, the periodic safety net."""
-        parts: list[JobSummary] = []
-        incremental = not any(step.full for step in recipe.steps)
-        for step in recipe.steps:
-            wanted: Sequence[str] = projects
-            if step.job is JobName.REVIEW_INTEL and incremental:
-                changed = changed_projects(parts)
-                if changed is not None:
-                    wanted = [p for p in (projects or self.settings.projects) if p in changed]
-                    if not wanted:
-                        # Recorded all the same: the run says review-intel is current.
-                        parts.append(ReviewIntel(self.store).run(projects=[], since=None))
-                        continue
-            parts.append(self.run_step(step, now, days=days, projects=wanted))
+        The list steps run here; the project steps are sent to the crawl queue, one task per
+        project, when there is one (AWS), else run here over every project at once: the
+        same unit (:meth:`run_projects`)."""
+        parts: list[JobSummary] = [
+            self.run_step(step, now, days=days, projects=projects) for step in recipe.list_steps
+        ]
+        wanted = list(projects or self.settings.projects)
+        if self.projects_queue is not None and recipe.project_steps:
+            parts.append(self._queue_projects(recipe, now, wanted, days))
+        else:
+            parts += self.run_projects(recipe, now, projects=wanted, days=days).parts
         return RecipeSummary.of(recipe.name, parts, days)
+
+    def run_projects(
+        self,
+        recipe: Recipe,
+        now: datetime,
+        *,
+        projects: Sequence[str],
+        days: int | None = None,
+        start: int = 0,
+        changed: bool = False,
+        request: datetime | None = None,
+        record_idle: bool = True,
+    ) -> ProjectUnit:
+        """The unit of work per project: ``recipe``'s project steps over ``projects``, from
+        step ``start`` on, each carried out by :meth:`run_step`.
+
+        In a recipe without a full step, review-intel looks only at the projects the steps
+        before it changed (none, when nothing was new upstream; ``changed``: an earlier part
+        of this unit wrote); a full recipe (daily, weekly) looks at every project, the
+        periodic safety net. Each step checks the deadline itself; the first one cut short
+        is where the unit resumes (``resume_at``). ``record_idle``: record a review-intel
+        that had nothing to look at (a run over every project says so; a hundred units of
+        one project each would write a hundred such records an hour)."""
+        unit = ProjectUnit(changed=changed)
+        steps = recipe.project_steps
+        for index in range(start, len(steps)):
+            step = steps[index]
+            wanted: Sequence[str] = projects
+            if step.job is JobName.REVIEW_INTEL and recipe.incremental and not changed:
+                touched = changed_projects(unit.parts)
+                if touched is not None:
+                    wanted = [p for p in projects if p in touched]
+                    if not wanted:
+                        if record_idle:
+                            # Recorded all the same: the run says review-intel is current.
+                            idle = ReviewIntel(self.store).run(projects=[], since=None)
+                            unit.parts.append(idle)
+                        continue
+            part = self.run_step(step, now, days=days, projects=wanted, request=request)
+            unit.parts.append(part)
+            unit.changed = unit.changed or part.written > 0
+            if part.left and unit.resume_at is None:
+                unit.resume_at = index
+        return unit
+
+    def run_project_task(self, task: ProjectTask, now: datetime) -> ProjectUnit:
+        """One project's unit, as the crawl queue's consumer runs it. A unit the deadline cut
+        short sends itself again, to resume at that step (a crawl at its page); one that
+        failed does not: its message is retried by SQS, and after that goes to the DLQ."""
+        unit = self.run_projects(
+            RECIPES[task.recipe],
+            now,
+            projects=[task.project],
+            days=task.days,
+            start=task.step,
+            changed=task.changed,
+            request=task.requested_at,
+            record_idle=False,
+        )
+        if unit.resume_at is not None and not unit.failed:
+            assert self.projects_queue is not None, "a unit under a deadline needs its queue"
+            again = task.model_copy(update={"step": unit.resume_at, "changed": unit.changed})
+            self.projects_queue.send([again])
+        return unit
+
+    def _queue_projects(
+        self, recipe: Recipe, now: datetime, projects: Sequence[str], days: int | None
+    ) -> QueuedProjectsSummary:
+        assert self.projects_queue is not None
+        summary = QueuedProjectsSummary()
+        with recorded_run(self.store, summary):
+            # The hour names the request: a schedule retried within it is the same request,
+            # so a project's full crawl is not done twice for it (FetchPatches, ``request``).
+            requested = now.replace(minute=0, second=0, microsecond=0)
+            tasks = [
+                ProjectTask(recipe=recipe.name, project=p, requested_at=requested, days=days)
+                for p in projects
+            ]
+            summary.projects_queued = self.projects_queue.send(tasks) if tasks else 0
+        return summary
 
     def run_step(
         self,
@@ -207,14 +333,18 @@ class Jobs:
         *,
         days: int | None = None,
         projects: Sequence[str] = (),
+        request: datetime | None = None,
     ) -> JobSummary:
-        """One step of a recipe, over its window (or ``days``)."""
+        """One step of a recipe, over its window (or ``days``); ``request``: the fan-out
+        task's, so that a full crawl is done once for it."""
         window = days or self.window_days(step.window)
         match step.job:
             case JobName.FETCH_PATCHES:
                 # Incremental unless full or a window is asked for (or never synced).
                 crawl_days = window if step.full or days else None
-                return self.fetch_patches(now, full=step.full, days=crawl_days, projects=projects)
+                return self.fetch_patches(
+                    now, full=step.full, days=crawl_days, projects=projects, request=request
+                )
             case JobName.FETCH_DISCUSSIONS:
                 return self.fetch_discussions(now, days=window, projects=projects)
             case JobName.REFRESH_DISCUSSIONS:
@@ -275,6 +405,7 @@ class Jobs:
         since: datetime | None = None,
         projects: Sequence[str] = (),
         windowed: bool = True,
+        request: datetime | None = None,
     ) -> FetchPatchesSummary:
         """Patches, series and states: incremental, or re-crawled from the window's start.
 
@@ -296,7 +427,7 @@ class Jobs:
                 progress=self.progress,
                 time_left=self.time_left,
             )
-            return job.run(wanted, since=since, full=full)
+            return job.run(wanted, since=since, full=full, request=request)
 
     def fetch_discussions(
         self,
@@ -316,18 +447,27 @@ class Jobs:
         if self.queue is not None:
             return self._queue_threads(since=since, projects=wanted, patch_ids=patch_ids)
         with self._lore() as lore:
-            return FetchDiscussions(self.store, lore, progress=self.progress).run(
-                patch_ids=patch_ids, projects=wanted, since=since
+            fetch = FetchDiscussions(
+                self.store, lore, progress=self.progress, time_left=self.time_left
             )
+            return fetch.run(patch_ids=patch_ids, projects=wanted, since=since)
 
     def _queue_threads(
         self, *, since: datetime | None, projects: Sequence[str], patch_ids: Sequence[int]
     ) -> QueuedThreadsSummary:
+        """Plan and queue, project by project, stopping before the next one short of time."""
         assert self.queue is not None
         summary = QueuedThreadsSummary()
         with recorded_run(self.store, summary):
-            tasks = plan_threads(self.store, patch_ids=patch_ids, projects=projects, since=since)
-            summary.threads_queued = self.queue.send(tasks) if tasks else 0
+            if patch_ids:
+                tasks = plan_threads(self.store, patch_ids=patch_ids)
+                summary.threads_queued = self.queue.send(tasks) if tasks else 0
+            for number, project in enumerate(projects):
+                if self.out_of_time():
+                    summary.out_of_time(projects[number:])
+                    break
+                tasks = plan_threads(self.store, projects=[project], since=since)
+                summary.threads_queued += self.queue.send(tasks) if tasks else 0
         return summary
 
     def fetch_threads(self, tasks: Sequence[ThreadTask]) -> DiscussionSummary:

@@ -7,14 +7,20 @@ app are all built from :data:`RECIPES`; none of them says on its own which job r
 over which window. How a step is carried out is :meth:`lkml_assistant.services.jobs.Jobs.run_step`.
 
 * ``hourly``, at minute 0: new and changed patches, the threads they need, review intelligence.
-* ``daily`` at 03:00: the full refresh. Patches re-crawled over the backfill window, the
-  threads they need, the threads lore received mail for since the last refresh and those of
-  the refresh window that can still change (``intel/liveness.py``: open patches, recent
-  mail) re-read, review intelligence. It includes the hourly run of 03:00 (``covers``),
+* ``daily`` at 03:00: the full refresh. First the threads lore received mail for since the
+  last refresh and those of the refresh window that can still change (``intel/liveness.py``:
+  open patches, recent mail) re-read, then patches re-crawled over the backfill window, the
+  threads they need, review intelligence. It includes the hourly run of 03:00 (``covers``),
   which then does not run on its own.
 * ``weekly``, Sundays at 04:00: every thread of the backfill window re-read, for late replies
   to patches older than the daily window, then review intelligence.
 * ``backfill``, on no schedule: what a first start does on an empty store.
+
+A step works either per project (fetch-patches, fetch-discussions, review-intel: a
+recipe's *project steps*, which on AWS run as one unit per project, fanned out through the
+crawl queue) or over every list at once (refresh-discussions: a *list step*, run once per
+recipe). A recipe's list steps come first: the project unit is then the whole rest of the
+recipe, and nothing a list step needs waits for the units.
 
 Windows are named, not counted here: ``backfill`` is ``LKML_BACKFILL_DAYS`` and ``refresh``
 ``LKML_REFRESH_DAYS``, read from the settings when a step runs. This module imports nothing
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class JobName(StrEnum):
@@ -33,6 +39,11 @@ class JobName(StrEnum):
     FETCH_DISCUSSIONS = "fetch-discussions"
     REFRESH_DISCUSSIONS = "refresh-discussions"
     REVIEW_INTEL = "review-intel"
+
+    @property
+    def per_project(self) -> bool:
+        """Whether the job's work splits by project (refresh-discussions works per list)."""
+        return self is not JobName.REFRESH_DISCUSSIONS
 
 
 class Window(StrEnum):
@@ -84,6 +95,28 @@ class Recipe(BaseModel):
     )
     description: str
 
+    @model_validator(mode="after")
+    def _list_steps_first(self) -> Recipe:
+        kinds = [step.job.per_project for step in self.steps]
+        if kinds != sorted(kinds):
+            raise ValueError(f"{self.name}: a list step comes after a project step")
+        return self
+
+    @property
+    def list_steps(self) -> tuple[RecipeStep, ...]:
+        """The steps run once over every list, before the project steps."""
+        return tuple(step for step in self.steps if not step.job.per_project)
+
+    @property
+    def project_steps(self) -> tuple[RecipeStep, ...]:
+        """The steps run for each project, in order: the unit of fan-out on AWS."""
+        return tuple(step for step in self.steps if step.job.per_project)
+
+    @property
+    def incremental(self) -> bool:
+        """No full step: review-intel then looks only at what the steps before it changed."""
+        return not any(step.full for step in self.steps)
+
     @property
     def fetches(self) -> bool:
         """Whether a step reads upstream (review-intel reads the store alone)."""
@@ -104,9 +137,9 @@ DAILY = Recipe(
     name="daily",
     cron="0 3 * * *",
     steps=(
+        RecipeStep(job=JobName.REFRESH_DISCUSSIONS, changing=True, window=Window.REFRESH),
         RecipeStep(job=JobName.FETCH_PATCHES, full=True),
         _FETCH_DISCUSSIONS,
-        RecipeStep(job=JobName.REFRESH_DISCUSSIONS, changing=True, window=Window.REFRESH),
         _REVIEW_INTEL,
     ),
     covers=frozenset({HOURLY.name}),

@@ -103,6 +103,7 @@ class RefreshDiscussions:
                     # cursors, and the next run searches them.
                     log.info("out of time: %d lists left to the next run", len(lists) - number)
                     summary.more = True
+                    summary.out_of_time(lists[number:])
                     break
                 mine = sorted(root for root, name in roots.items() if name == list_name)
                 try:

@@ -83,9 +83,11 @@ class ReviewIntel:
         with recorded_run(self.store, summary):
             for number, project in enumerate(projects):
                 if self.time_left is not None and self.time_left() < PAUSE_MARGIN:
-                    # As a crawl pauses: the projects left are done by the next full run.
+                    # As a crawl pauses: the projects left are done by the next run (on AWS
+                    # the project's unit sends itself again, see services/jobs.py).
                     log.info("out of time: %d projects left", len(projects) - number)
                     summary.more = True
+                    summary.out_of_time(projects[number:])
                     break
                 self._project(project, since, summary)
         return summary

@@ -8,7 +8,7 @@ The JSON keys are a contract (see README): ``job``, ``requests``, ``written``, `
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 class JobSummary(BaseModel):
     job: str
-    status: str = Field("ok", description="ok, partial (some projects failed) or failed")
+    status: str = Field(
+        "ok", description="ok, partial (some projects failed, or out of time) or failed"
+    )
     requests: int = 0
     written: int = 0
     unchanged: int = 0
@@ -35,6 +37,10 @@ class JobSummary(BaseModel):
     upstream_seconds: float = Field(0.0, description="Time spent waiting for the upstream.")
     skip_reasons: dict[str, int] = Field(default_factory=dict)
     error_messages: list[str] = Field(default_factory=list)
+    left: list[str] = Field(
+        default_factory=list,
+        description="What the run left to the next one for lack of time (projects, lists).",
+    )
 
     # Fields shown in the one-line human summary, in order, with their labels.
     line_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
@@ -51,6 +57,13 @@ class JobSummary(BaseModel):
     def error(self, message: str) -> None:
         self.errors += 1
         self.error_messages.append(message)
+
+    def out_of_time(self, left: Sequence[str]) -> None:
+        """The deadline came before ``left`` was done: a run that stops cleanly, ``partial``
+        (not ``failed``: what it did stands, and the next run does the rest)."""
+        self.left.extend(left)
+        if self.status == "ok":
+            self.status = "partial"
 
     @property
     def completed(self) -> bool:
