@@ -35,7 +35,7 @@ from lkml_assistant.repositories.encoding import utc_from_text, utc_text
 ALL_PATCHES = "ALL"
 # Read units an API page may spend on entries it passes over before it stops (issue 14:
 # a list or search page costs <= 50 units, of which the page's own reads take about 46).
-PASS_OVER_BUDGET = 3.0
+PASS_OVER_BUDGET = 2.0
 # Entries per Query request of an index of small entries (about 12 KB: 1.5 units).
 ENTRY_PAGE = 50
 # A title search first reads this many entries of each of its words, and walks the word
