@@ -36,7 +36,7 @@ def real_patches(count: int) -> list[Patch]:
 
     raw = json.loads((patchwork_dump() / "patches.json").read_text())
     every = sorted((map_patch(r, UTC) for r in raw), key=lambda p: (p.date, p.id), reverse=True)
-    out = []
+    out: list[Patch] = []
     for copy in itertools.count():
         for patch in every:
             if len(out) == count:
@@ -62,7 +62,7 @@ def spread(patches: list[Patch], projects: list[str]) -> list[Patch]:
 
 def reviews_for(patches: list[Patch], *, reviewed_share: int = 4) -> list[PatchReview]:
     """A review record for all but one patch in ``reviewed_share``, statuses in turn."""
-    out = []
+    out: list[PatchReview] = []
     for n, patch in enumerate(patches):
         if n % reviewed_share == reviewed_share - 1:
             continue
