@@ -75,3 +75,70 @@ def test_upgrade_store_indexes_and_marks_what_an_earlier_version_wrote(
     # Run again: nothing left to do, nothing written twice.
     assert main(["upgrade-store"]) == 0
     assert "0 patch items without the by-date index, 0 indexed, 0" in capsys.readouterr().out
+
+
+def _before_the_term_indexes(client) -> None:
+    """Strip what the term indexes add: word items, unreviewed markers, the term keys."""
+    items = client.scan(TableName=PATCHES)["Items"]
+    for item in items:
+        key = {"pk": item["pk"], "sk": item["sk"]}
+        pk, sk = item["pk"]["S"], item["sk"]["S"]
+        if pk.startswith(("W#", "UNREV#")):
+            client.delete_item(TableName=PATCHES, Key=key)
+        elif sk == "PATCH":
+            client.update_item(TableName=PATCHES, Key=key, UpdateExpression="REMOVE gsi7pk, gsi7sk")
+        elif sk == "REVIEW":
+            client.update_item(
+                TableName=PATCHES, Key=key, UpdateExpression="REMOVE gsi7pk, gsi7sk, gsi8pk, gsi8sk"
+            )
+
+
+def test_upgrade_store_backfills_word_and_review_status_entries(aws, sample, monkeypatch, capsys):
+    from lkml_assistant.models.records import PatchReview
+
+    client = boto3.client("dynamodb")
+    create_tables(client, PATCHES, DISCUSSIONS)
+    store = DynamoDbStore(PATCHES, DISCUSSIONS)
+    patches = sample.patches[:40]
+    store.patches.upsert_patches(patches)
+    store.reviews.upsert_reviews(
+        PatchReview(
+            patch_id=p.id, project=p.project, date=p.date, status=("accepted", "rejected")[n % 2]
+        )
+        for n, p in enumerate(patches[:20])
+    )
+    word = next(w for w in ("netfilter", "nf_tables", "nft") if any(w in p.name for p in patches))
+    queries = [
+        PatchQuery(words=(word,)),
+        PatchQuery(project=patches[0].project, words=(word,)),
+        PatchQuery(review_states=("rejected",)),
+        PatchQuery(review_states=("unreviewed",)),
+        PatchQuery(project=patches[0].project, review_states=("accepted",)),
+        PatchQuery(states=(patches[0].state,)),
+    ]
+    before = [[p.id for p in store.patches.page_patches(q, limit=100)] for q in queries]
+    assert all(before), before
+    _before_the_term_indexes(client)
+    assert all(store.patches.page_patches(q, limit=100) == [] for q in queries)
+
+    monkeypatch.setenv("LKML_STORE", "dynamodb")
+    monkeypatch.setenv("LKML_PATCHES_TABLE", PATCHES)
+    monkeypatch.setenv("LKML_DISCUSSIONS_TABLE", DISCUSSIONS)
+    assert main(["upgrade-store"]) == 0
+    out = capsys.readouterr().out
+    assert "40 patch items given their word and state entries, 20 'unreviewed'" in out
+    assert "20 review items given their status entries" in out
+    after = [[p.id for p in store.patches.page_patches(q, limit=100)] for q in queries]
+    assert after == before
+
+    # A kill between a first review's two writes leaves its patch's "unreviewed" marker.
+    left = patches[30]
+    client.put_item(
+        TableName=PATCHES,
+        Item={"pk": {"S": f"UNREV#{patches[3].id}"}, "sk": {"S": "UNREV"}},
+    )
+    assert main(["upgrade-store"]) == 0
+    again = capsys.readouterr().out
+    assert "0 patch items given their word and state entries" in again
+    assert "0 review items given their status entries; 1 outdated" in again
+    assert left.id in before[3]

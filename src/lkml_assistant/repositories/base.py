@@ -77,6 +77,21 @@ class ThreadPatch:
 
 
 @dataclass(frozen=True)
+class PatchSlice:
+    """A page of patches for one request, and where the store stopped reading if it stopped
+    before the page was full.
+
+    ``scanned_to`` is set when the store's reads for one request ran out (a filter its indexes
+    cannot express, passing over more than a few units of entries that do not match): every
+    patch strictly after the caller's page mark and strictly before ``scanned_to`` was
+    considered, so the next page starts after ``scanned_to`` and none is skipped or repeated.
+    """
+
+    patches: list[Patch]
+    scanned_to: PageMark | None = None
+
+
+@dataclass(frozen=True)
 class StoreCounts:
     """How much the store holds, kept current by the store itself (no scan per call)."""
 
@@ -116,6 +131,14 @@ class PatchRepository(ABC):
         self, query: PatchQuery, *, after: PageMark | None = None, limit: int = 30
     ) -> list[Patch]:
         """Newest first (date DESC, id DESC), starting strictly after ``after``."""
+
+    def page_patches_bounded(
+        self, query: PatchQuery, *, after: PageMark | None = None, limit: int = 30
+    ) -> PatchSlice:
+        """:meth:`page_patches` for one API request, whose reads a store may bound (it may
+        then return fewer than ``limit`` patches and say where it stopped). By default the
+        whole page, as :meth:`page_patches` gives it."""
+        return PatchSlice(self.page_patches(query, after=after, limit=limit))
 
 
 class SeriesRepository(ABC):

@@ -27,7 +27,8 @@ from lkml_assistant.repositories.dynamodb.keys import (
     message_key,
     patch_key,
 )
-from lkml_assistant.repositories.dynamodb.patches import needs_marker, walk_patches
+from lkml_assistant.repositories.dynamodb.pages import walk_patches
+from lkml_assistant.repositories.dynamodb.patches import needs_marker
 from lkml_assistant.repositories.dynamodb.payload import pack, part_keys
 from lkml_assistant.repositories.dynamodb.schema import TTL_ATTRIBUTE
 from lkml_assistant.repositories.encoding import (

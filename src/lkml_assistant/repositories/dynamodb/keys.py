@@ -13,6 +13,11 @@ from lkml_assistant.repositories.dynamodb.attributes import Item
 from lkml_assistant.repositories.encoding import utc_text
 
 STATS_KEY: Item = {"pk": "STATS", "sk": "COUNTS"}
+"""The counters item of earlier versions (every counter in one item); still read and summed."""
+STATS_PARTITION = "STATS"
+# The store-wide counters (series, messages …) are spread over this many items, each ADD to
+# one of them, so that no single item takes every write.
+COUNTER_SHARDS = 8
 RUN_COUNTER_KEY: Item = {"pk": "COUNTER", "sk": "RUN"}
 
 
@@ -92,3 +97,22 @@ def needs_thread_key(project: str, date_sort_key: str) -> Item:
     """A patch whose thread is still to be read (none yet, or stale): a marker in the
     discussions table, a project's markers in one partition by date."""
     return {"pk": f"NEED#{project}", "sk": date_sort_key}
+
+
+def counter_shard_key(shard: int) -> Item:
+    return {"pk": STATS_PARTITION, "sk": f"COUNTS#{shard}"}
+
+
+def project_counter_key(project: str) -> Item:
+    """A project's patch counters (``pc#<project>#<state>``), one item per project."""
+    return {"pk": STATS_PARTITION, "sk": f"P#{project}"}
+
+
+def word_key(word: str, date_sort_key: str) -> Item:
+    """One (title word, patch) item: a word's patches newest first, every project."""
+    return {"pk": f"W#{word}", "sk": date_sort_key}
+
+
+def unreviewed_key(patch_id: int) -> Item:
+    """The marker of a patch with no review record yet (listed as ``unreviewed``)."""
+    return {"pk": f"UNREV#{patch_id}", "sk": "UNREV"}

@@ -3,54 +3,33 @@
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import re
-import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 
 from lkml_assistant.models.domain import Patch
 from lkml_assistant.models.records import WriteResult
-from lkml_assistant.repositories.base import PageMark, PatchQuery, PatchRepository
+from lkml_assistant.repositories.base import PageMark, PatchQuery, PatchRepository, PatchSlice
 from lkml_assistant.repositories.dynamodb.attributes import Item
 from lkml_assistant.repositories.dynamodb.client import Dynamo, Row, patch_counter
-from lkml_assistant.repositories.dynamodb.keys import (
-    date_key,
-    needs_thread_key,
-    pad,
-    patch_key,
-    review_key,
+from lkml_assistant.repositories.dynamodb.keys import date_key, needs_thread_key, pad, patch_key
+from lkml_assistant.repositories.dynamodb.pages import (
+    ALL_PATCHES,
+    PASS_OVER_BUDGET,
+    page_items,
+    walk_patches,
 )
 from lkml_assistant.repositories.dynamodb.payload import pack
 from lkml_assistant.repositories.dynamodb.schema import TTL_ATTRIBUTE
-from lkml_assistant.repositories.encoding import encode, utc_text
+from lkml_assistant.repositories.dynamodb.terms import (
+    WORD_SOURCE,
+    state_term,
+    unreviewed_marker,
+    word_changes,
+)
+from lkml_assistant.repositories.encoding import encode
 
 # Independent index queries (one per Message-ID) run this many at once.
 READ_THREADS = 8
-_TOKEN = re.compile(r"[^\W_]+")
-# The one partition of by-date: every patch of every project.
-ALL_PATCHES = "ALL"
-
-
-def title_tokens(text: str) -> list[str]:
-    """Words as SQLite's FTS5 unicode61 tokenizer sees them: letters and digits, case and
-    diacritics folded; everything else (``_``, ``/``, ``-`` …) separates words."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return _TOKEN.findall("".join(ch for ch in decomposed if not unicodedata.combining(ch)))
-
-
-def title_matches(name: str, words: Sequence[str]) -> bool:
-    """Every word occurs in the title as whole words (a word of several tokens, such as
-    ``nft_set_rbtree``, as a phrase)."""
-    tokens = title_tokens(name)
-    for word in words:
-        wanted = title_tokens(word)
-        size = len(wanted)
-        if not size or not any(
-            tokens[i : i + size] == wanted for i in range(len(tokens) - size + 1)
-        ):
-            return False
-    return True
+__all__ = ["ALL_PATCHES", "DynamoPatches", "needs_marker", "walk_patches"]
 
 
 class DynamoPatches(PatchRepository):
@@ -79,6 +58,8 @@ class DynamoPatches(PatchRepository):
             "gsi5sk": f"patch#{pad(patch.id)}",
             "gsi6pk": ALL_PATCHES,
             "gsi6sk": key,
+            "gsi7pk": state_term(patch.state),
+            "gsi7sk": key,
             "fp": record.fingerprint,
             "cnt": patch_counter(patch.project, patch.state),
             TTL_ATTRIBUTE: self._db.expires_at(patch.date),
@@ -92,12 +73,17 @@ class DynamoPatches(PatchRepository):
 
     def upsert_patches(self, patches: Iterable[Patch]) -> WriteResult:
         rows, skipped = self._db.live([self._row(patch) for patch in patches])
-        result, deltas, _ = self._db.upsert(self._db.patches, rows)
+        # Its title words go beside each patch item (terms.py).
+        result, deltas, _ = self._db.upsert(
+            self._db.patches, rows, side=word_changes, projection=WORD_SOURCE
+        )
         self._db.add_counts(deltas)
-        # A new patch needs its thread read: a marker the planner finds by project and date.
-        markers = [needs_marker(row.item) for row in rows if row.created]
-        if markers:
-            self._db.batch_write(self._db.discussions, markers, [])
+        created = [row.item for row in rows if row.created]
+        if created:
+            # A new patch needs its thread read (a marker the planner finds by project and
+            # date) and is listed as unreviewed until review-intel writes its review.
+            self._db.batch_write(self._db.discussions, [needs_marker(i) for i in created], [])
+            self._db.batch_write(self._db.patches, [unreviewed_marker(i) for i in created], [])
         result.unchanged += skipped
         return result
 
@@ -145,32 +131,17 @@ class DynamoPatches(PatchRepository):
     ) -> list[Patch]:
         if limit <= 0:
             return []
-        items: list[Item] = []
-        walker = walk_patches(self._db, query, after, page=min(max(limit + 1, 25), 500))
-        if not query.review_states:
-            items.extend(itertools.islice(walker, limit))
-            return self._patches(items)
-        # Filtered while walking: the review status of each chunk of patches is batch-read;
-        # a patch without a review record counts as unreviewed.
-        wanted = set(query.review_states)
-        while len(items) < limit:
-            chunk = list(itertools.islice(walker, min(max(limit, 25), 100)))
-            if not chunk:
-                break
-            statuses = {
-                int(found["patch_id"]): found["status"]
-                for found in self._db.batch_get(
-                    self._db.patches,
-                    (review_key(int(item["id"])) for item in chunk),
-                    ("patch_id", "status", TTL_ATTRIBUTE),
-                ).values()
-            }
-            for item in chunk:
-                if statuses.get(int(item["id"]), "unreviewed") in wanted:
-                    items.append(item)
-                    if len(items) == limit:
-                        break
-        return self._patches(items)
+        return self._patches(page_items(self._db, query, after, limit)[0])
+
+    def page_patches_bounded(
+        self, query: PatchQuery, *, after: PageMark | None = None, limit: int = 30
+    ) -> PatchSlice:
+        """A page that passes over at most ``PASS_OVER_BUDGET`` read units of entries that
+        do not match (``pages.py``): shorter, with the mark where it stopped, if it must."""
+        if limit <= 0:
+            return PatchSlice([])
+        items, stopped = page_items(self._db, query, after, limit, budget=PASS_OVER_BUDGET)
+        return PatchSlice(self._patches(items), stopped)
 
 
 def needs_marker(patch_item: Item) -> Item:
@@ -182,96 +153,3 @@ def needs_marker(patch_item: Item) -> Item:
     if patch_item.get(TTL_ATTRIBUTE) is not None:
         marker[TTL_ATTRIBUTE] = patch_item[TTL_ATTRIBUTE]
     return marker
-
-
-def _partitions(
-    db: Dynamo, project: str | None, submitter: str | None, states: set[str]
-) -> list[tuple[str, str, str]]:
-    """The index partitions (index, key attribute, value) that hold a query's patches."""
-    if submitter is not None:
-        return [("by-submitter", "gsi2pk", f"U#{submitter}")]
-    if project is None and not states:
-        return [("by-date", "gsi6pk", ALL_PATCHES)]
-    projects = [project] if project is not None else sorted({p for p, _ in db.patch_counts()})
-    if states:
-        return [
-            ("by-state", "gsi4pk", f"ST#{name}#{state}")
-            for name in projects
-            for state in sorted(states)
-        ]
-    return [("by-project-date", "gsi1pk", f"P#{name}") for name in projects]
-
-
-def walk_patches(
-    db: Dynamo, query: PatchQuery, after: PageMark | None, *, page: int = 100
-) -> Iterator[Item]:
-    """The patch items matching ``query``, newest first (date DESC, id DESC), after ``after``.
-
-    One index partition is read in date order, or several merged (a project's states, every
-    project); what the key cannot express is filtered on the items read, page by page.
-    """
-    lower = utc_text(query.since) if query.since else None
-    uppers = []
-    if query.until:
-        uppers.append(utc_text(query.until))
-    if after:
-        uppers.append(date_key(after.date, after.id))
-    upper = min(uppers) if uppers else None
-    states = set(query.states)
-    submitter = query.submitter.lower() if query.submitter else None
-
-    def wanted(item: Item) -> bool:
-        key = item["dk"]
-        return (
-            (lower is None or key >= lower)
-            and (upper is None or key < upper)
-            and (query.project is None or item["project"] == query.project)
-            and (not states or item["state"] in states)
-            and (submitter is None or item["email"] == submitter)
-            and (query.series_id is None or item.get("series_id") == query.series_id)
-            and (not query.words or title_matches(item["name"], query.words))
-        )
-
-    if query.msgid is not None:
-        # A Message-ID names one patch (a few, if Patchwork holds a mail twice).
-        items = db.query(
-            db.patches,
-            ("gsi5pk", f"M#{query.msgid}"),
-            index="by-msgid",
-            sort=("gsi5sk", "begins_with(#s, :s0)", ("patch#",)),
-        )
-        yield from sorted(filter(wanted, items), key=lambda item: item["dk"], reverse=True)
-        return
-    if query.series_id is not None:
-        # A series is a few dozen patches at most: read it whole and sort it.
-        items = db.query(db.patches, ("gsi3pk", f"S#{query.series_id}"), index="by-series")
-        yield from sorted(filter(wanted, items), key=lambda item: item["dk"], reverse=True)
-        return
-
-    partitions = _partitions(db, query.project, submitter, states)
-    sort_attribute = {
-        "by-submitter": "gsi2sk",
-        "by-state": "gsi4sk",
-        "by-project-date": "gsi1sk",
-        "by-date": "gsi6sk",
-    }
-
-    def run(index: str, attribute: str, value: str) -> Iterator[Item]:
-        sort: tuple[str, str, Sequence[str]] | None = None
-        name = sort_attribute[index]
-        if lower and upper:
-            sort = (name, "#s BETWEEN :s0 AND :s1", (lower, upper))
-        elif lower:
-            sort = (name, "#s >= :s0", (lower,))
-        elif upper:
-            sort = (name, "#s < :s0", (upper,))
-        items = db.query(
-            db.patches, (attribute, value), index=index, sort=sort, forward=False, page=page
-        )
-        return filter(wanted, items)
-
-    runs = [run(*partition) for partition in partitions]
-    if len(runs) == 1:
-        yield from runs[0]
-    else:
-        yield from heapq.merge(*runs, key=lambda item: str(item["dk"]), reverse=True)

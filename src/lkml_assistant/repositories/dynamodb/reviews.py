@@ -16,10 +16,12 @@ from lkml_assistant.repositories.dynamodb.keys import (
     member_key,
     review_key,
     series_key,
+    unreviewed_key,
 )
 from lkml_assistant.repositories.dynamodb.payload import pack
 from lkml_assistant.repositories.dynamodb.queue import waiting_keys, waiting_reviews
 from lkml_assistant.repositories.dynamodb.schema import TTL_ATTRIBUTE
+from lkml_assistant.repositories.dynamodb.terms import review_date_key, status_attributes
 from lkml_assistant.repositories.encoding import encode, utc_text
 
 
@@ -135,6 +137,8 @@ class DynamoReviews(ReviewRepository):
                 "cnt": "reviews",
                 TTL_ATTRIBUTE: self._db.expires_at(review.date),
             }
+            # Listed under its status in by-term and by-project-term (terms.py).
+            item.update(status_attributes(review.status, review.project, review_date_key(item)))
             parts = pack(item, record.data, f"X#REVIEW#{review.patch_id}")
             rows.append(Row(item, parts, ("review", str(review.patch_id))))
 
@@ -144,7 +148,13 @@ class DynamoReviews(ReviewRepository):
                 for email in item.get("reviewers") or ()
             } | waiting_keys(item)
 
-        return self._index_then_upsert(rows, given, ("patch_id", "date", "reviewers", "waiting"))
+        result = self._index_then_upsert(rows, given, ("patch_id", "date", "reviewers", "waiting"))
+        # A patch's first review replaces its "unreviewed" marker, deleted after the review is
+        # written: a kill in between leaves the marker, which upgrade-store removes.
+        firsts = [unreviewed_key(int(row.item["patch_id"])) for row in rows if row.created]
+        if firsts:
+            self._db.batch_write(self._db.patches, [], firsts)
+        return result
 
     def _reviews(self, items: list[Item]) -> list[PatchReview]:
         texts = self._db.unpack(self._db.patches, items)

@@ -11,9 +11,11 @@ Patches table (patches, series, projects, cursors, runs: everything Patchwork-sh
 
 - ``pk``/``sk``: ``PATCH#<id>``/``PATCH``, ``SERIES#<id>``/``SERIES``, ``PROJECTS``/``<link>``,
   ``CURSOR``/``patchwork#<project>`` or ``lore#<list>``, ``RUN#<job>``/``<started>#<id>``,
-  ``RUNID#<id>``/``RUN`` (where a run is), ``COUNTER``/``RUN`` (run ids), ``STATS``/``COUNTS``
-  (the counters), ``X#<owner>``/``<fingerprint>#<n>`` (parts of a payload too large for one
-  item; both tables).
+  ``RUNID#<id>``/``RUN`` (where a run is), ``COUNTER``/``RUN`` (run ids), ``STATS``/``COUNTS#<n>``
+  (counters, sharded) and ``STATS``/``P#<project>`` (a project's patches by state), ``W#<word>``/
+  ``<date>#<id>`` (title words), ``UNREV#<id>``/``UNREV`` (a patch not reviewed yet),
+  ``X#<owner>``/``<fingerprint>#<n>`` (parts of a payload too large for one item; both
+  tables).
 - ``by-project-date``: a project's patches newest first (``P#<project>``, ``<date>#<id>``).
 - ``by-submitter``: a person's patches (``U#<email>``, ``<date>#<id>``).
 - ``by-series``: a series' patches (``S#<series id>``, ``<id>``, zero padded).
@@ -22,6 +24,12 @@ Patches table (patches, series, projects, cursors, runs: everything Patchwork-sh
 - ``by-date``: every project's patches newest first (``ALL``, ``<date>#<id>``): a list without
   a project is one query, not one per project merged. One partition: at ~3,000 new patches a
   week its writes are far below a partition's 1,000 units a second, so no date sharding.
+- ``by-term`` (keys only, ``<date>#<id>`` sort key): every project's patches in one Patchwork
+  state (``ST#<state>``, on patch items) or one review status (``RS#<status>``, on review
+  items and on the ``UNREV#<patch>`` marker of a patch with no review yet).
+- ``by-project-term`` (keys, ``name``, ``state``): one project's patches in one review status
+  (``RS#<project>#<status>``) or with one title word (``W#<project>#<word>``, on the word
+  items ``W#<word>``/``<date>#<id>``, one per distinct word of a title).
 
 Discussions table (what lore holds):
 
@@ -79,6 +87,17 @@ PATCHES = TableSchema(
         Index("by-state", "gsi4pk", "gsi4sk"),
         Index("by-msgid", "gsi5pk", "gsi5sk"),
         Index("by-date", "gsi6pk", "gsi6sk"),
+        # Overloaded, small entries: a patch's Patchwork state, a patch's review status.
+        Index("by-term", "gsi7pk", "gsi7sk", projection="KEYS_ONLY"),
+        # Overloaded: a project's review statuses and its title words (with what a search
+        # checks on each entry: the title and the state).
+        Index(
+            "by-project-term",
+            "gsi8pk",
+            "gsi8sk",
+            projection="INCLUDE",
+            include=("name", "state"),
+        ),
     ),
 )
 

@@ -88,12 +88,16 @@ class QueryService:
         check_limit(limit)
         after = decode_cursor(cursor, query) if cursor is not None else None
         # One more than asked says whether a next page exists, so the last page has no cursor.
-        found = self.store.patches.page_patches(query, after=after, limit=limit + 1)
-        page = found[:limit]
+        found = self.store.patches.page_patches_bounded(query, after=after, limit=limit + 1)
+        page = found.patches[:limit]
         next_cursor = None
-        if len(found) > limit:
+        if len(found.patches) > limit:
             last = page[-1]
             next_cursor = encode_cursor(PageMark(date=last.date, id=last.id), query)
+        elif found.scanned_to is not None:
+            # The store stopped reading before the page was full: a shorter page, and the
+            # next one starts where it stopped.
+            next_cursor = encode_cursor(found.scanned_to, query)
         return PatchPage(items=self._items(page), next_cursor=next_cursor)
 
     def _items(self, patches: Sequence[Patch]) -> list[PatchItem]:
