@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PRICES = {
-    "region": "us-east-1",
-    "as_of": "late 2024 / 2025 list prices, as in docs/aws.md (not re-checked: no internet)",
+REGION = "us-east-1"
+PRICES_AS_OF = "late 2024 / 2025 list prices, as in docs/aws.md (not re-checked: no internet)"
+PRICES: dict[str, float] = {
     "dynamodb_read_per_million": 0.125,
     "dynamodb_write_per_million": 0.625,
     "dynamodb_rcu_hour": 0.00013,
@@ -190,6 +190,8 @@ def monthly_cost(week: dict[str, Any], *, capacity_pairs: int) -> dict[str, Any]
     provisioned_total = on_demand - dynamo_on_demand + provisioned_floor
     top = max(lines, key=lambda line: line.dollars)
     return {
+        "region": REGION,
+        "as_of": PRICES_AS_OF,
         "prices": p,
         "scale_week_to_month": round(scale, 3),
         "lines": [
@@ -210,7 +212,7 @@ def monthly_cost(week: dict[str, Any], *, capacity_pairs: int) -> dict[str, Any]
 
 
 def print_cost(cost: dict[str, Any]) -> None:
-    print(f"cost model, {cost['prices']['region']}, prices {cost['prices']['as_of']}:")
+    print(f"cost model, {cost['region']}, prices {cost['as_of']}:")
     for line in cost["lines"]:
         print(f"  {line['item']:<58} {line['volume']:>34}  ${line['dollars']:>7.2f}")
     print(f"  {'total, DynamoDB on demand':<58} {'':>34}  ${cost['total_on_demand']:>7.2f}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,8 @@ class Meter:
     by_table: dict[str, float] = field(default_factory=dict)
     mirror: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
     side_reads: int = 0
+    seconds: Counter[str] = field(default_factory=Counter)
+    """Wall seconds of each operation, request to parsed answer (where a run's time goes)."""
 
     def __post_init__(self) -> None:
         self.side = boto3.session.Session().client("dynamodb")
@@ -107,6 +110,7 @@ class Meter:
     def _before(
         self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
     ) -> None:
+        context["lkml_started"] = time.perf_counter()
         if model.name not in CAPACITY:
             return
         params.setdefault("ReturnConsumedCapacity", "TOTAL")
@@ -129,6 +133,7 @@ class Meter:
     def _after(self, model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         name = model.name
         self.calls[f"dynamodb.{name}"] += 1
+        self._timed(name, context)
         params = context.get("lkml_params")
         if params is None:
             return
@@ -162,6 +167,12 @@ class Meter:
                     key = self._key(table, new or request["DeleteRequest"]["Key"])
                     self._remember(table, key, new)
                     self._write(table, old, new)
+
+    def _timed(self, name: str, context: dict[str, Any]) -> None:
+        started = context.get("lkml_started")
+        if started is not None:
+            with self._lock:
+                self.seconds[name] += time.perf_counter() - started
 
     # -- billing rules -----------------------------------------------------------------------
 
