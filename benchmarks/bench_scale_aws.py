@@ -68,6 +68,7 @@ DISCUSSIONS_TABLE = "lkml-scale-discussions"
 TARGETS = {"patchwork_requests": 2.0, "read_units": 5.0, "lore_requests_per_list": 1.0}
 TIMEOUT_SECONDS = 300.0  # both job functions (infra/lkml_infra/ingestion.py, JOB_TIMEOUT)
 FUNCTIONS = {
+    "api": "lkml_assistant.functions.api:handler",
     "jobs": "lkml_assistant.functions.jobs:handler",
     "fetch-discussions": "lkml_assistant.functions.consumer:fetch_discussions",
 }
@@ -84,7 +85,15 @@ class Route:
 
 ROUTES = (Route("work", "LKML_WORK_QUEUE_URL", "fetch-discussions"),)
 # Which queues each function may send to (its environment in the stack).
-SENDS: dict[str, tuple[str, ...]] = {"jobs": ("work",), "fetch-discussions": ()}
+SENDS: dict[str, tuple[str, ...]] = {"api": (), "jobs": ("work",), "fetch-discussions": ()}
+# API pages read after the week (path, query): a list of one project, of all, a title search, a
+# review-status filter; each page's read units are measured.
+API_PAGES = (
+    ("/api/patches", (("project", "proj001"),)),
+    ("/api/patches", ()),
+    ("/api/patches", (("q", "netfilter"),)),
+    ("/api/patches", (("review_status", "unreviewed"),)),
+)
 # Before the handlers' modules are imported: their logger reads the level once.
 # INFO, as prod logs: the bytes are counted, not shown. Metrics on: their EMF blobs are counted.
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
@@ -376,6 +385,26 @@ class Harness:
         }
 
 
+def api_pages(harness: Harness) -> list[dict[str, Any]]:
+    """Read units and seconds of each of :data:`API_PAGES`, through the API function."""
+    from tests.integration.test_api import rest_event
+
+    out = []
+    for path, params in API_PAGES:
+        harness.meter.take()
+        invocation, answer = harness.invoke("api", rest_event(path, params))
+        units = harness.meter.take()
+        out.append(
+            {
+                "page": path + ("?" + "&".join(f"{k}={v}" for k, v in params) if params else ""),
+                "status": (answer or {}).get("statusCode"),
+                "read_units": units["read_units"],
+                "seconds": round(invocation.seconds, 3),
+            }
+        )
+    return out
+
+
 def _more(answer: Any) -> bool:
     """Whether a job's answer says a crawl or refresh stopped short (``"more": true``)."""
     if isinstance(answer, dict):
@@ -593,6 +622,12 @@ def main() -> int:
                 run(recipe.name, recipe.name, moment)
         store_after = stored_bytes(meter)
         run("quiet after", "hourly", end + timedelta(hours=1))
+        pages = api_pages(harness)
+        for page in pages:
+            print(
+                f"API {page['page']}: {page['status']}, {page['read_units']} RU, "
+                f"{page['seconds']} s"
+            )
         waits = ", ".join(f"{k} {v:.0f} s" for k, v in meter.seconds.most_common(6))
         print(f"time waiting on DynamoDB (moto) by operation: {waits}")
     n = len(names)
@@ -603,6 +638,14 @@ def main() -> int:
     )
     print_table(rows)
     checks = verdicts(results, n)
+    worst = max(pages, key=lambda page: page["read_units"])
+    checks.append(
+        {
+            "target": "API list or search page read units <= 50",
+            "measured": f"{worst['read_units']} ({worst['page']})",
+            "met": worst["read_units"] <= 50 and all(p["status"] == 200 for p in pages),
+        }
+    )
     for check in checks:
         print(
             f"  {'met    ' if check['met'] else 'NOT met'} {check['target']}: {check['measured']}"
@@ -632,6 +675,9 @@ def main() -> int:
         "store_growth_bytes": max(0, store_after - store_before) * 168 / HOURS,
     }
     pairs = 2 + len(PATCHES.indexes) + len(DISCUSSIONS.indexes)
+    ok_pages = [p for p in pages if p["status"] == 200] or pages
+    week["api_read_units_a_page"] = statistics.mean(p["read_units"] for p in ok_pages)
+    week["api_seconds_a_request"] = statistics.median(p["seconds"] for p in ok_pages)
     cost = monthly_cost(week, capacity_pairs=pairs)
     print_cost(cost)
     wall = time.perf_counter() - began
@@ -646,6 +692,7 @@ def main() -> int:
                 "wall_seconds": round(wall, 1),
                 "summary": rows,
                 "targets": checks,
+                "api_pages": pages,
                 "week": week,
                 "cost": cost,
                 "runs": compact,

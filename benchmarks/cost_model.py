@@ -39,7 +39,8 @@ PRICES: dict[str, float] = {
 }
 HOURS_A_MONTH = 730.0
 API_REQUESTS_A_MONTH = 1_000_000
-# Assumptions for what the replay does not run (docs/aws.md's estimates).
+# Assumptions for what the replay does not run; the API's read units and seconds a page are
+# measured on a few pages after the week when the replay passes them.
 API_READ_UNITS_A_PAGE = 23.0
 API_SECONDS_A_REQUEST = 0.1
 API_LOG_BYTES_A_REQUEST = 700  # the access log line and the function's own lines
@@ -85,7 +86,9 @@ def monthly_cost(week: dict[str, Any], *, capacity_pairs: int) -> dict[str, Any]
     lines: list[Line] = []
     ru = week["read_units"] * scale
     wu = week["write_units"] * scale
-    api_ru = API_REQUESTS_A_MONTH * API_READ_UNITS_A_PAGE
+    page_ru = week.get("api_read_units_a_page", API_READ_UNITS_A_PAGE)
+    api_seconds = week.get("api_seconds_a_request", API_SECONDS_A_REQUEST)
+    api_ru = API_REQUESTS_A_MONTH * page_ru
     lines.append(
         Line(
             "DynamoDB reads, jobs (on-demand price)",
@@ -102,7 +105,7 @@ def monthly_cost(week: dict[str, Any], *, capacity_pairs: int) -> dict[str, Any]
     )
     lines.append(
         Line(
-            "DynamoDB reads, API (assumed ~23 RU a page)",
+            f"DynamoDB reads, API (mean of the pages measured: {page_ru:.0f} RU)",
             f"{api_ru / 1e6:.1f} M RRU",
             api_ru / 1e6 * p["dynamodb_read_per_million"],
         )
@@ -119,7 +122,7 @@ def monthly_cost(week: dict[str, Any], *, capacity_pairs: int) -> dict[str, Any]
     job_gb = prod["memory_mb"] / 1024
     job_gbs = sum(week["seconds"].values()) * scale * job_gb
     job_requests = sum(week["invocations"].values()) * scale
-    api_gbs = API_REQUESTS_A_MONTH * API_SECONDS_A_REQUEST * prod["api_memory_mb"] / 1024
+    api_gbs = API_REQUESTS_A_MONTH * api_seconds * prod["api_memory_mb"] / 1024
     lines.append(
         Line(
             f"Lambda jobs + consumers ({prod['memory_mb']} MB)",
@@ -129,7 +132,7 @@ def monthly_cost(week: dict[str, Any], *, capacity_pairs: int) -> dict[str, Any]
     )
     lines.append(
         Line(
-            f"Lambda API ({prod['api_memory_mb']} MB, assumed 100 ms a request)",
+            f"Lambda API ({prod['api_memory_mb']} MB, {api_seconds * 1000:.0f} ms a request)",
             f"1 M requests, {api_gbs:,.0f} GB-s",
             api_gbs * p["lambda_gb_second"] + API_REQUESTS_A_MONTH / 1e6 * p["lambda_per_million"],
         )
