@@ -1,51 +1,116 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The AWS path at the scale of many Patchwork projects: what one run costs, per project.
+"""The AWS path at the scale of patchwork.kernel.org, replayed for a week, and its bill.
 
-N projects of synthetic Patchwork data (patches, series and events modelled on the recorded
-netfilter-devel dump, one link name per project) are served by the Patchwork test server; each
-project's list is an inbox of the lore fake holding every patch mail and a review reply to
-about half of them. The Lambda handlers run in process (``functions.jobs.handler`` for the
-schedules, ``functions.consumer.fetch_discussions`` for the work queue, drained as the event
-source mapping does) against moto's server. "Now" is pinned.
+N projects (``LKML_SCALE_PROJECTS``, default 100) of synthetic Patchwork data built from the
+recorded netfilter-devel dump (``LKML_SCALE_PATCHES`` patches each in the 28 days before, one
+link name and one lore list per project) are served by the Patchwork test server and the lore
+fake. The Lambda handlers run in process against one moto server: the backfill (a first
+start), a quiet hourly run, then every hour of a simulated week (``LKML_SCALE_HOURS``, default
+168: Monday 00:00 to the next Monday 00:00), each hour running what
+:func:`lkml_assistant.services.recipes.due_at` says is due (hourly, daily at 03:00 instead of
+the hourly, weekly on Sunday 04:00), with the week's traffic (``benchmarks/scale_week.py``:
+~30 new patches a project, replies with trailers, state changes) arriving between runs; then
+a quiet hourly run after the week. "Now" is each run's hour. One hourly run in
+``LKML_SCALE_HOUR_STEP`` (default 6) is replayed, the daily and weekly runs always: the traffic
+of the hours between arrives before the next replayed run (so all of it is processed, in fewer,
+larger runs: cheaper per patch if anything), and each hourly run not replayed is counted at the
+cost of the measured quiet run. ``LKML_SCALE_HOUR_STEP=1`` replays every hour.
+
+Time on a shared 2-core machine goes mostly to moto (its HTTP and serialization, and a sort of
+the whole table at every query, which ``benchmarks/fast_moto.py`` takes out), then to the
+handlers; metering costs no extra call (the meter mirrors the tables).
+
+Every queue the stack has is drained as its event source mapping would, by :data:`ROUTES`
+(queue -> consumer function) and :data:`SENDS` (which queues a function's environment names):
+the one place to add a queue.
 
 Counted by the servers' side, not by the job summaries: requests in the Patchwork server's own
-request log and in the lore fake's, invocations and their seconds, SQS calls, and DynamoDB read
-and write units as DynamoDB bills them (``benchmarks/dynamo_units.py``).
-
-Runs: the backfill (the first start) with its queue drained, then a steady-state hourly run
-with nothing new upstream, then an hour with new traffic (one new series in a tenth of the
-projects, with a reply), then the daily run. Targets per project for the quiet hourly run
-(issue 14): <= 2 Patchwork requests, <= 5 read units, <= 1 lore request per list.
-
-``LKML_SCALE_PROJECTS`` (default 8) and ``LKML_SCALE_PATCHES`` (patches per project, default
-12) size it (about 3 minutes on a shared 2-core machine; 100 projects take about 40); the
-figures per project are what scales to 100 projects.
+request log (by ``project=``) and in the lore fake's (by list), invocations and their seconds by
+function, SQS calls, DynamoDB read and write units by DynamoDB's billing rules
+(``benchmarks/dynamo_units.py``), the bytes the functions log and the metric sets they emit
+(EMF), the store's size. Targets (issue 14) per project for a quiet hourly run: <= 2 Patchwork
+requests, <= 5 read units, <= 1 lore request per list; every invocation within its timeout
+with no crawl left unfinished. The bill of a month from these counts: ``benchmarks/cost_model.py``.
 """
 
 from __future__ import annotations
 
+import importlib
+import io
 import json
 import os
 import random
+import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import parse_qs
 
-N_PROJECTS = int(os.environ.get("LKML_SCALE_PROJECTS", "8"))
+N_PROJECTS = int(os.environ.get("LKML_SCALE_PROJECTS", "100"))
 PATCHES_PER_PROJECT = int(os.environ.get("LKML_SCALE_PATCHES", "12"))
-START = datetime(2025, 11, 1)
+HOURS = int(os.environ.get("LKML_SCALE_HOURS", "168"))
+# Every HOUR_STEP-th hourly run is replayed (the daily and weekly runs always); the traffic of
+# the hours between arrives before the next replayed run. 1 replays every hour.
+HOUR_STEP = int(os.environ.get("LKML_SCALE_HOUR_STEP", "6"))
+WEEK_START = datetime(2025, 11, 24, 0, 0, tzinfo=UTC)  # a Monday
 DAYS = 28.0
-NOW = datetime(2025, 11, 30, 12, 0, tzinfo=UTC)
+START = (WEEK_START - timedelta(days=DAYS)).replace(tzinfo=None)
+NOW = WEEK_START
 PATCHES_TABLE = "lkml-scale-patches"
 DISCUSSIONS_TABLE = "lkml-scale-discussions"
 TARGETS = {"patchwork_requests": 2.0, "read_units": 5.0, "lore_requests_per_list": 1.0}
+TIMEOUT_SECONDS = 300.0  # both job functions (infra/lkml_infra/ingestion.py, JOB_TIMEOUT)
+FUNCTIONS = {
+    "api": "lkml_assistant.functions.api:handler",
+    "jobs": "lkml_assistant.functions.jobs:handler",
+    "fetch-discussions": "lkml_assistant.functions.consumer:fetch_discussions",
+    "crawl": "lkml_assistant.functions.consumer:crawl",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    """A queue of the stack: the variable its producers read its URL from, and its consumer."""
+
+    queue: str
+    env: str
+    consumer: str
+    batch: int = 10  # the event source mapping's batch size (infra/lkml_infra/ingestion.py)
+
+
+ROUTES = (
+    Route("work", "LKML_WORK_QUEUE_URL", "fetch-discussions"),
+    Route("crawl", "LKML_CRAWL_QUEUE_URL", "crawl", batch=1),
+)
+# Which queues each function may send to (its environment in the stack). The consumer's
+# deferrals under the shared lore budget go back to the queue they came from, by its ARN; the
+# budget is off here (LKML_LORE_REQUESTS_PER_MINUTE unset): "now" is pinned per run, so its
+# minute would never end.
+SENDS: dict[str, tuple[str, ...]] = {
+    "api": (),
+    "jobs": ("work", "crawl"),
+    "crawl": ("work", "crawl"),
+    "fetch-discussions": (),
+}
+# API pages read after the week (path, query): a list of one project, of all, a title search, a
+# review-status filter; each page's read units are measured.
+API_PAGES = (
+    ("/api/patches", (("project", "proj001"),)),
+    ("/api/patches", ()),
+    ("/api/patches", (("q", "netfilter"),)),
+    ("/api/patches", (("review_status", "unreviewed"),)),
+)
 # Before the handlers' modules are imported: their logger reads the level once.
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+# INFO, as prod logs: the bytes are counted, not shown. Metrics on: their EMF blobs are counted.
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false")
 
 
 def project_names(n: int) -> list[str]:
@@ -157,93 +222,366 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+class LogSink(io.TextIOBase):
+    """What the functions write to stdout (Powertools JSON logs, EMF metric blobs): bytes
+    counted, metric sets collected, nothing kept."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.metric_sets: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+
+    def write(self, text: str) -> int:
+        self.bytes += len(text.encode())
+        if '"_aws"' in text:
+            for line in text.splitlines():
+                self._metrics(line)
+        return len(text)
+
+    def _metrics(self, line: str) -> None:
+        try:
+            blob = json.loads(line)
+        except ValueError:
+            return
+        for directive in blob.get("_aws", {}).get("CloudWatchMetrics", []):
+            for dimensions in directive.get("Dimensions", []):
+                dims = tuple(sorted((d, str(blob.get(d))) for d in dimensions))
+                for metric in directive.get("Metrics", []):
+                    self.metric_sets.add((metric["Name"], dims))
+
+
+@dataclass
+class Invocation:
+    function: str
+    seconds: float
+    more: bool = False
+    error: str | None = None
+
+
+@dataclass
 class Harness:
-    def __init__(self, moto: Any, patchwork: Any, lore: Any, meter: Any, names: list[str]):
+    patchwork: Any
+    lore: Any
+    meter: Any
+    names: list[str]
+    sink: LogSink = field(default_factory=LogSink)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
         import boto3
 
-        self.moto, self.patchwork, self.lore, self.meter = moto, patchwork, lore, meter
-        self.names = names
-        self.sqs = boto3.session.Session().client("sqs")
-        self.queue_url = self.sqs.create_queue(
-            QueueName="lkml-scale-work", Attributes={"VisibilityTimeout": "30"}
-        )["QueueUrl"]
-        self.crawl_url = self.sqs.create_queue(
-            QueueName="lkml-scale-crawl", Attributes={"VisibilityTimeout": "30"}
-        )["QueueUrl"]
+        self.sqs = boto3.client("sqs")  # the default session: its calls are metered
+        for route in ROUTES:
+            self.queue_urls[route.queue] = self.sqs.create_queue(
+                QueueName=f"lkml-scale-{route.queue}", Attributes={"VisibilityTimeout": "600"}
+            )["QueueUrl"]
+        self.arns = {
+            name: self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            for name, url in self.queue_urls.items()
+        }
+        self.handlers: dict[str, Callable[..., Any]] = {}
+        for function, target in FUNCTIONS.items():
+            module, _, name = target.partition(":")
+            self.handlers[function] = getattr(importlib.import_module(module), name)
+        from lkml_assistant.functions.observability import logger
 
-    def run(self, label: str, recipe: str) -> dict[str, Any]:
-        from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
+        handler: Any = logger.registered_handler
+        handler.setStream(self.sink)
 
-        from lkml_assistant.functions import consumer, jobs
+    def invoke(self, function: str, event: dict[str, Any]) -> tuple[Invocation, Any]:
+        from tests.lambda_runtime import InvocationContext
 
+        env = {r.env: self.queue_urls[r.queue] for r in ROUTES if r.queue in SENDS[function]}
+        for route in ROUTES:
+            if route.env not in env:
+                os.environ.pop(route.env, None)
+        context = InvocationContext(f"lkml-scale-{function}", timeout_seconds=TIMEOUT_SECONDS)
+        started = time.perf_counter()
+        answer: Any = None
+        error = None
+        with environment(env), redirect_stdout(self.sink), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                answer = self.handlers[function](event, context)
+            except Exception as exc:  # an invocation error, as Lambda would record it
+                error = f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - started
+        return Invocation(function, seconds, _more(answer), error), answer
+
+    def drain(self, invocations: list[Invocation]) -> int:
+        """Every queue until all are empty, a batch an invocation, as the event source
+        mappings do; what a consumer reports failed stays for its visibility timeout."""
+        from tests.lambda_runtime import sqs_event
+
+        records = 0
+        busy = True
+        while busy:
+            busy = False
+            for route in ROUTES:
+                url = self.queue_urls[route.queue]
+                messages = self.sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=route.batch, AttributeNames=["All"]
+                ).get("Messages", [])
+                if not messages:
+                    continue
+                busy = True
+                records += len(messages)
+                event = sqs_event([dict(m) for m in messages], self.arns[route.queue])
+                invocation, answer = self.invoke(route.consumer, event)
+                invocations.append(invocation)
+                failed = set()
+                if invocation.error:
+                    failed = {m["MessageId"] for m in messages}
+                elif isinstance(answer, dict):
+                    failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+                done = [m for m in messages if m["MessageId"] not in failed]
+                if done:
+                    self.sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[
+                            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                            for n, m in enumerate(done)
+                        ],
+                    )
+        return records
+
+    def run(self, label: str, recipe: str, moment: datetime) -> dict[str, Any]:
+        from tests.lambda_runtime import scheduled_event
+
+        from lkml_assistant.functions import clock
+
+        clock.now = lambda: moment
         self.patchwork.reset_log()
         lore_before = len(self.lore.requests)
+        log_before = self.sink.bytes
         self.meter.take()
-        started = time.perf_counter()
-        queues = {"LKML_WORK_QUEUE_URL": self.queue_url, "LKML_CRAWL_QUEUE_URL": self.crawl_url}
-        with environment(queues):
-            jobs.handler(scheduled_event({"recipe": recipe}, recipe), InvocationContext("jobs"))
-            # The fan-out: one crawl invocation per project (the stack's batch size 1).
-            crawled = drain_queue(self.sqs, self.crawl_url, consumer.crawl, batch_size=1)
-        job_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        drained = drain_queue(self.sqs, self.queue_url, consumer.fetch_discussions)
-        consumer_seconds = time.perf_counter() - started
+        invocations: list[Invocation] = []
+        invocation, _ = self.invoke("jobs", scheduled_event({"recipe": recipe}, recipe))
+        invocations.append(invocation)
+        records = self.drain(invocations)
         units = self.meter.take()
-        lore_requests = self.lore.requests[lore_before:]
         n = len(self.names)
+        pw = Counter(_project_of(r.query) for r in self.patchwork.requests)
+        lore = Counter(r.path.strip("/").split("/")[0] for r in self.lore.requests[lore_before:])
+        by_function: dict[str, dict[str, float]] = {}
+        for inv in invocations:
+            entry = by_function.setdefault(inv.function, {"n": 0, "seconds": 0.0, "max": 0.0})
+            entry["n"] += 1
+            entry["seconds"] = round(entry["seconds"] + inv.seconds, 2)
+            entry["max"] = round(max(entry["max"], inv.seconds), 2)
+        sqs_calls = sum(v for k, v in units["calls"].items() if k.startswith("sqs."))
         return {
             "run": label,
             "recipe": recipe,
-            "projects": n,
-            "patchwork_requests": len(self.patchwork.requests),
-            "lore_requests": len(lore_requests),
-            "invocations": 1 + crawled.invocations + drained.invocations,
-            "queue_records": drained.records,
-            "jobs_seconds": round(job_seconds, 2),
-            "consumer_seconds": round(consumer_seconds, 2),
-            **units,
+            "at": moment.strftime("%a %H:%M"),
+            "patchwork_requests": sum(pw.values()),
+            "patchwork_max_project": max((v for k, v in pw.items() if k != "-"), default=0),
+            "lore_requests": sum(lore.values()),
+            "lore_max_list": max(lore.values(), default=0),
+            "functions": by_function,
+            "queue_records": records,
+            "sqs_calls": sqs_calls,
+            "read_units": units["read_units"],
+            "write_units": units["write_units"],
+            "log_bytes": self.sink.bytes - log_before,
+            "deadline_ok": all(
+                not i.more and not i.error and i.seconds < TIMEOUT_SECONDS for i in invocations
+            ),
+            "errors": [i.error for i in invocations if i.error][:3],
             "per_project": {
-                "patchwork_requests": round(len(self.patchwork.requests) / n, 2),
-                "lore_requests_per_list": round(len(lore_requests) / n, 2),
+                "patchwork_requests": round(sum(pw.values()) / n, 2),
+                "lore_requests_per_list": round(sum(lore.values()) / n, 2),
                 "read_units": round(units["read_units"] / n, 2),
                 "write_units": round(units["write_units"] / n, 2),
             },
         }
 
 
+def api_pages(harness: Harness) -> list[dict[str, Any]]:
+    """Read units and seconds of each of :data:`API_PAGES`, through the API function."""
+    from tests.integration.test_api import rest_event
+
+    out = []
+    for path, params in API_PAGES:
+        harness.meter.take()
+        invocation, answer = harness.invoke("api", rest_event(path, params))
+        units = harness.meter.take()
+        out.append(
+            {
+                "page": path + ("?" + "&".join(f"{k}={v}" for k, v in params) if params else ""),
+                "status": (answer or {}).get("statusCode"),
+                "read_units": units["read_units"],
+                "seconds": round(invocation.seconds, 3),
+            }
+        )
+    return out
+
+
+def _more(answer: Any) -> bool:
+    """Whether a job's answer says a crawl or refresh stopped short (``"more": true``)."""
+    if isinstance(answer, dict):
+        return bool(answer.get("more")) or any(_more(v) for v in answer.values())
+    if isinstance(answer, list):
+        return any(_more(v) for v in answer)
+    return False
+
+
+def _project_of(query: str) -> str:
+    return (parse_qs(query).get("project") or ["-"])[0]
+
+
 def report(figures: dict[str, Any]) -> None:
     per = figures["per_project"]
+    seconds = " ".join(
+        f"{name} {f['n']}x {f['seconds']:.1f}s" for name, f in figures["functions"].items()
+    )
+    flag = "" if figures["deadline_ok"] else " DEADLINE/ERROR"
     print(
-        f"{figures['run']:<14} pw {figures['patchwork_requests']:>5} lore "
-        f"{figures['lore_requests']:>5} inv {figures['invocations']:>4} "
-        f"({figures['jobs_seconds']:.1f}+{figures['consumer_seconds']:.1f} s) "
-        f"RU {figures['read_units']:>9} WU {figures['write_units']:>8} | per project: "
-        f"pw {per['patchwork_requests']} lore {per['lore_requests_per_list']} "
-        f"RU {per['read_units']} WU {per['write_units']}",
+        f"{figures['at']} {figures['run']:<13} pw {figures['patchwork_requests']:>4} "
+        f"lore {figures['lore_requests']:>4} RU {figures['read_units']:>8} "
+        f"WU {figures['write_units']:>7} sqs {figures['sqs_calls']:>4} | {seconds} | per project "
+        f"pw {per['patchwork_requests']} RU {per['read_units']}{flag}",
         flush=True,
     )
+
+
+KINDS = ("backfill", "quiet before", "hourly", "daily", "weekly", "quiet after")
+
+
+def summarize(results: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    rows = []
+    for kind in KINDS:
+        runs = [r for r in results if r["run"] == kind]
+        if not runs:
+            continue
+
+        def total(key: str, of: list[dict[str, Any]] = runs) -> float:
+            return round(sum(r[key] for r in of), 1)
+
+        seconds = [sum(f["seconds"] for f in r["functions"].values()) for r in runs]
+        invocations = sum(sum(f["n"] for f in r["functions"].values()) for r in runs)
+        longest = max(f["max"] for r in runs for f in r["functions"].values())
+        rows.append(
+            {
+                "kind": kind,
+                "runs": len(runs),
+                "patchwork_requests": total("patchwork_requests"),
+                "lore_requests": total("lore_requests"),
+                "lore_max_list": max(r["lore_max_list"] for r in runs),
+                "invocations": invocations,
+                "seconds": round(sum(seconds), 1),
+                "median_run_seconds": round(statistics.median(seconds), 2),
+                "longest_invocation": longest,
+                "sqs_calls": total("sqs_calls"),
+                "read_units": total("read_units"),
+                "write_units": total("write_units"),
+                "deadline_ok": all(r["deadline_ok"] for r in runs),
+                "per_run_per_project": {
+                    "patchwork_requests": round(total("patchwork_requests") / len(runs) / n, 2),
+                    "read_units": round(total("read_units") / len(runs) / n, 2),
+                    "write_units": round(total("write_units") / len(runs) / n, 2),
+                },
+            }
+        )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'kind':<13}{'runs':>5}{'pw req':>8}{'lore':>7}{'inv':>6}{'seconds':>9}{'longest':>8}"
+        f"{'sqs':>7}{'RU':>10}{'WU':>9} | per run per project: pw RU WU"
+    )
+    for row in rows:
+        per = row["per_run_per_project"]
+        print(
+            f"{row['kind']:<13}{row['runs']:>5}{row['patchwork_requests']:>8.0f}"
+            f"{row['lore_requests']:>7.0f}{row['invocations']:>6}{row['seconds']:>9.1f}"
+            f"{row['longest_invocation']:>8.1f}{row['sqs_calls']:>7.0f}{row['read_units']:>10.0f}"
+            f"{row['write_units']:>9.0f} | {per['patchwork_requests']} {per['read_units']} "
+            f"{per['write_units']}"
+        )
+
+
+def verdicts(results: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    out = []
+    for kind in ("quiet before", "quiet after"):
+        for run in (r for r in results if r["run"] == kind):
+            per = run["per_project"]
+            for name in ("patchwork_requests", "read_units"):
+                out.append(
+                    {
+                        "target": f"{kind}: {name} per project <= {TARGETS[name]:g}",
+                        "measured": per[name],
+                        "met": per[name] <= TARGETS[name],
+                    }
+                )
+            out.append(
+                {
+                    "target": f"{kind}: lore requests per list <= 1",
+                    "measured": run["lore_max_list"],
+                    "met": run["lore_max_list"] <= TARGETS["lore_requests_per_list"],
+                }
+            )
+    late = [f"{r['at']} {r['run']}" for r in results if not r["deadline_ok"]]
+    longest = max(f["max"] for r in results for f in r["functions"].values())
+    out.append(
+        {
+            "target": f"every run fits its deadline ({TIMEOUT_SECONDS:.0f} s, nothing left 'more')",
+            "measured": f"longest invocation {longest:.1f} s; late/failed: {late[:5] or 'none'}",
+            "met": not late,
+        }
+    )
+    return out
+
+
+@contextmanager
+def moto_server() -> Iterator[Any]:
+    """Our own moto server (``benchmarks/fast_moto.py``; the unpatched one with
+    ``LKML_SCALE_PLAIN_MOTO=1``), or the one at ``LKML_SCALE_MOTO_URL`` (started by hand, under
+    a profiler say)."""
+    from tests.peers.moto_server import MotoServer, run_moto_server
+
+    from benchmarks.fast_moto import run_fast_moto
+
+    url = os.environ.get("LKML_SCALE_MOTO_URL")
+    if url:
+        yield MotoServer(url)
+        return
+    plain = os.environ.get("LKML_SCALE_PLAIN_MOTO") == "1"
+    with run_moto_server() if plain else run_fast_moto() as moto:
+        yield moto
 
 
 def main() -> int:
     import boto3
     from tests.peers.lore_fake import LoreFake
-    from tests.peers.moto_server import run_moto_server
     from tests.peers.patchwork_server import run_patchwork_server
 
-    from benchmarks.dynamo_units import Meter
-    from lkml_assistant.functions import clock
+    from benchmarks.cost_model import monthly_cost, print_cost
+    from benchmarks.dynamo_units import Meter, stored_bytes
+    from benchmarks.scale_week import apply_until, week_traffic
     from lkml_assistant.repositories.dynamodb import create_tables
     from lkml_assistant.repositories.dynamodb.schema import DISCUSSIONS, PATCHES
     from lkml_assistant.services import jobs as job_service
+    from lkml_assistant.services.recipes import due_at
     from lkml_assistant.sources.http import CircuitBreaker, HttpClient
     from lkml_assistant.sources.lore import LoreClient
 
+    began = time.perf_counter()
     names = project_names(N_PROJECTS)
-    print(f"{N_PROJECTS} projects x {PATCHES_PER_PROJECT} patches, window {DAYS:.0f} days")
+    end = WEEK_START + timedelta(hours=HOURS)
+    print(
+        f"{N_PROJECTS} projects x {PATCHES_PER_PROJECT} patches in the {DAYS:.0f} days before "
+        f"{WEEK_START:%a %Y-%m-%d}, then {HOURS} hours of traffic and runs "
+        f"(one hourly run in {HOUR_STEP} replayed)",
+        flush=True,
+    )
     data = build_patchwork(names)
     lore = LoreFake()
     mails_for(data, lore, names, random.Random(15))
+    traffic = week_traffic(names, WEEK_START, end, data.list_patches())
+    print(f"data built in {time.perf_counter() - began:.1f} s", flush=True)
 
     @contextmanager
     def fake_lore(settings: Any) -> Iterator[LoreClient]:
@@ -254,9 +592,8 @@ def main() -> int:
             http.close()
 
     job_service.lore_client = fake_lore  # type: ignore[attr-defined]
-    clock.now = lambda: NOW
-    results = []
-    with run_moto_server() as moto, run_patchwork_server(data) as patchwork:
+    results: list[dict[str, Any]] = []
+    with moto_server() as moto, run_patchwork_server(data) as patchwork:
         os.environ.update(moto.environ())
         os.environ.update(
             {
@@ -271,58 +608,111 @@ def main() -> int:
                 "LKML_HTTP_RETRIES": "1",
                 "LKML_BACKOFF_BASE": "0",
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": "WARNING",
                 "POWERTOOLS_SERVICE_NAME": "lkml-scale",
             }
         )
         create_tables(boto3.client("dynamodb"), PATCHES_TABLE, DISCUSSIONS_TABLE)
         meter = Meter({PATCHES_TABLE: PATCHES, DISCUSSIONS_TABLE: DISCUSSIONS})
         meter.install()
-        harness = Harness(moto, patchwork, lore, meter, names)
-        results.append(harness.run("backfill", "backfill"))
-        report(results[-1])
-        results.append(harness.run("hourly quiet", "hourly"))
-        report(results[-1])
-        results.append(harness.run("hourly quiet", "hourly"))
-        report(results[-1])
-        new_traffic(data, lore, names)
-        results.append(harness.run("hourly new", "hourly"))
-        report(results[-1])
-        results.append(harness.run("daily", "daily"))
-        report(results[-1])
-    quiet = results[2]["per_project"]
-    missed = [
-        f"{name} {quiet[name]} > {target}"
-        for name, target in TARGETS.items()
-        if quiet[name] > target
-    ]
-    print("quiet hourly per project:", quiet, "targets", TARGETS)
-    print("targets missed: " + ("; ".join(missed) if missed else "none"))
-    print(json.dumps({"bench": "scale_aws", "results": results, "missed": missed}))
-    return 0
+        harness = Harness(patchwork, lore, meter, names)
 
+        def run(label: str, recipe: str, moment: datetime) -> None:
+            results.append(harness.run(label, recipe, moment))
+            report(results[-1])
 
-def new_traffic(data: Any, lore: Any, names: list[str]) -> None:
-    """One new series of two patches, with a reply, in a tenth of the projects."""
-    rng = random.Random(16)
-    templates = list(data.list_patches())[:50]
-    projects = {p["link_name"]: p for p in data.list_projects()}
-    arrival = NOW.replace(tzinfo=None) - timedelta(minutes=30)
-    for serial, name in enumerate(names[:: max(1, 10)], start=10_000):
-        with data.lock:
-            before = set(p["id"] for p in data.list_patches())
-            data._synthetic_series(rng, templates, projects[name], serial, 2, arrival, 0.0, 0.0)
-        for patch in data.list_patches():
-            if patch["id"] in before:
+        run("backfill", "backfill", WEEK_START)
+        run("quiet before", "hourly", WEEK_START)
+        store_before = stored_bytes(meter)
+        skipped = 0
+        for hour in range(1, HOURS + 1):
+            moment = WEEK_START + timedelta(hours=hour)
+            due = due_at(moment)
+            if [r.name for r in due] == ["hourly"] and hour % HOUR_STEP and hour != HOURS:
+                skipped += 1
                 continue
-            series = patch["series"][0] if patch["series"] else None
-            parent = None
-            if series and series.get("patches") and series["patches"][0]["id"] != patch["id"]:
-                parent = series["patches"][0]["msgid"]
-            deliver(lore, name, patch["msgid"], patch["name"], parent, patch)
-            reply = f"<re-{patch['id']}@r.example>"
-            deliver(lore, name, reply, "Re: x", patch["msgid"], patch, True)
+            apply_until(traffic, moment, data, lore, end)
+            for recipe in due:
+                run(recipe.name, recipe.name, moment)
+        store_after = stored_bytes(meter)
+        run("quiet after", "hourly", end + timedelta(hours=1))
+        pages = api_pages(harness)
+        for page in pages:
+            print(
+                f"API {page['page']}: {page['status']}, {page['read_units']} RU, "
+                f"{page['seconds']} s"
+            )
+        waits = ", ".join(f"{k} {v:.0f} s" for k, v in meter.seconds.most_common(6))
+        print(f"time waiting on DynamoDB (moto) by operation: {waits}")
+    n = len(names)
+    rows = summarize(results, n)
+    print(
+        f"traffic played: {traffic.played}; store {store_before / 1e6:.1f} -> "
+        f"{store_after / 1e6:.1f} MB"
+    )
+    print_table(rows)
+    checks = verdicts(results, n)
+    worst = max(pages, key=lambda page: page["read_units"])
+    checks.append(
+        {
+            "target": "API list or search page read units <= 50",
+            "measured": f"{worst['read_units']} ({worst['page']})",
+            "met": worst["read_units"] <= 50 and all(p["status"] == 200 for p in pages),
+        }
+    )
+    for check in checks:
+        print(
+            f"  {'met    ' if check['met'] else 'NOT met'} {check['target']}: {check['measured']}"
+        )
+    # The hourly runs not replayed count as quiet ones (their traffic is in the next one).
+    quiet = next(r for r in results if r["run"] == "quiet before")
+    week_runs = [r for r in results if r["run"] in ("hourly", "daily", "weekly")]
+    week_runs += [quiet] * skipped
+    invocations: Counter[str] = Counter()
+    seconds: Counter[str] = Counter()
+    for r in week_runs:
+        for name, f in r["functions"].items():
+            invocations[name] += int(f["n"])
+            seconds[name] += f["seconds"]
+    week = {
+        "hours": HOURS,
+        "hourly_runs_replayed": sum(r["run"] == "hourly" for r in results),
+        "hourly_runs_counted_as_quiet": skipped,
+        "read_units": sum(r["read_units"] for r in week_runs),
+        "write_units": sum(r["write_units"] for r in week_runs),
+        "invocations": dict(invocations),
+        "seconds": dict(seconds),
+        "sqs_calls": sum(r["sqs_calls"] for r in week_runs),
+        "log_bytes": sum(r["log_bytes"] for r in week_runs),
+        "metrics": len(harness.sink.metric_sets),
+        "store_bytes": store_after,
+        "store_growth_bytes": max(0, store_after - store_before) * 168 / HOURS,
+    }
+    pairs = 2 + len(PATCHES.indexes) + len(DISCUSSIONS.indexes)
+    ok_pages = [p for p in pages if p["status"] == 200] or pages
+    week["api_read_units_a_page"] = statistics.mean(p["read_units"] for p in ok_pages)
+    week["api_seconds_a_request"] = statistics.median(p["seconds"] for p in ok_pages)
+    cost = monthly_cost(week, capacity_pairs=pairs)
+    print_cost(cost)
+    wall = time.perf_counter() - began
+    print(f"replay took {wall:.0f} s")
+    compact = [{k: v for k, v in r.items() if k != "per_project"} for r in results]
+    print(
+        json.dumps(
+            {
+                "bench": "scale_aws",
+                "projects": n,
+                "hours": HOURS,
+                "wall_seconds": round(wall, 1),
+                "summary": rows,
+                "targets": checks,
+                "api_pages": pages,
+                "week": week,
+                "cost": cost,
+                "runs": compact,
+            }
+        )
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -1438,11 +1438,13 @@ class PatchworkData:
         *,
         actor: Mapping[str, Any] | str | int | None = None,
         commit_ref: str | None = None,
+        clock: datetime | None = None,
     ) -> Json | None:
         """A maintainer changes a patch's state (a slug such as ``changes-requested``).
 
         Emits ``patch-state-changed`` with ``previous_state``/``current_state``, unless the
-        state does not change; ``actor`` is the maintainer's account, if any. Returns the event.
+        state does not change; ``actor`` is the maintainer's account, if any; ``clock`` dates
+        the event (naive, the server's time; default now). Returns the event.
         """
         with self.lock:
             slug = self._state_slug(state)
@@ -1462,7 +1464,8 @@ class PatchworkData:
                 "current_state": slug,
             }
             who = self._user(actor) if actor is not None else None
-            return self._emit("patch-state-changed", self._patch_project(patch), payload, actor=who)
+            project = self._patch_project(patch)
+            return self._emit("patch-state-changed", project, payload, actor=who, clock=clock)
 
     def set_delegate(
         self,

@@ -29,6 +29,7 @@ but pydantic, so the CDK app reads it without loading the services.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -160,3 +161,15 @@ BACKFILL = Recipe(
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (HOURLY, DAILY, WEEKLY, BACKFILL)}
 SCHEDULED: tuple[Recipe, ...] = tuple(r for r in RECIPES.values() if r.cron is not None)
+
+
+def due_at(moment: datetime) -> tuple[Recipe, ...]:
+    """The scheduled recipes that run at ``moment`` (UTC), in :data:`RECIPES` order: those whose
+    cron names it, less those another due recipe ``covers`` (hourly at 03:00, when daily runs).
+    What the local scheduler and the EventBridge schedules do, for a caller that replays time.
+    """
+    from croniter import croniter  # type: ignore[import-untyped]  # no stubs; local mode has it
+
+    due = [r for r in SCHEDULED if croniter.match(r.cron, moment.astimezone(UTC))]
+    covered = {name for r in due for name in r.covers}
+    return tuple(r for r in due if r.name not in covered)
