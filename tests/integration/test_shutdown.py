@@ -61,6 +61,7 @@ def serve_env(tmp_path: Path, patchwork_url: str) -> dict[str, str]:
         # The dump is from 2025: a window of ten years, in pages of 20, is a long crawl.
         "LKML_BACKFILL_DAYS": "3650",
         "LKML_PAGE_SIZE": "20",
+        "PYTHONFAULTHANDLER": "1",
     }
     env.pop("VIRTUAL_ENV", None)  # uv warns when it names another environment
     return env
@@ -172,8 +173,14 @@ def _exit_output(proc: subprocess.Popen[str], timeout: float) -> str:
     try:
         return proc.communicate(timeout=timeout)[1]
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        rest = proc.communicate()[1]
+        # With PYTHONFAULTHANDLER set (serve_env), SIGABRT makes serve write every thread's
+        # stack before it dies: the failure shows where it was stuck.
+        os.killpg(proc.pid, signal.SIGABRT)
+        try:
+            rest = proc.communicate(timeout=5)[1]
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            rest = proc.communicate()[1]
         raise AssertionError(f"serve did not exit within {timeout:.0f} s:\n{rest}") from None
 
 

@@ -59,6 +59,8 @@ SHUTDOWN_GRACE = 10.0
 # closing the store) is given up: every thread's stack is written to stderr and the process
 # exits with status 1. A supervisor's stop is bounded whatever hangs.
 STOP_WATCHDOG = 10.0
+# Seconds between two looks of the main thread at the signals noted and the API's health.
+SIGNAL_POLL = 0.2
 
 
 class JobsBusyError(RuntimeError):
@@ -311,25 +313,28 @@ class LocalService:
 
         Under a wrapper on a terminal (``make run``), the terminal's foreground is taken for
         serve alone (:mod:`.terminal`), so that Ctrl-C does not end the wrappers by signal."""
-        stop = threading.Event()
         stopping: list[str] = []
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
-            # Only note it: logging here could re-enter a lock the main thread holds. A repeated
-            # signal (the group's, a wrapper's, a second Ctrl-C) is the same request: the grace
-            # period already bounds the wait.
+            # Only note it, taking no lock: the handler runs in the main thread between two
+            # bytecodes, maybe while that thread holds a lock the handler would need. Logging
+            # could re-enter the handler's lock; threading.Event.set() takes the Event's own
+            # (not reentrant) lock, which the main thread holds for an instant each time its
+            # wait() begins and ends: a signal then hung serve for good, never logging it (seen
+            # under load). A list append takes none. A repeated signal (the group's, a
+            # wrapper's, a second Ctrl-C) is the same request: the grace period bounds the wait.
             stopping.append(signal.Signals(signum).name)
-            stop.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             with foreground_of_own():
                 self.start()
-                while not stop.wait(0.5):
+                while not stopping:
                     failure = self._api.failure() if self._api is not None else None
                     if failure:
                         log.error("%s; stopping", failure)
                         break
+                    time.sleep(SIGNAL_POLL)  # so a signal is acted on within SIGNAL_POLL
                 if stopping:
                     log.info("%s: stopping", stopping[0])
                 watchdog = _stop_watchdog(self.shutdown_grace + STOP_WATCHDOG)
