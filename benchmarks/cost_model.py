@@ -209,6 +209,8 @@ def monthly_cost(week: dict[str, Any], *, capacity_pairs: int) -> dict[str, Any]
             "dollars": round(provisioned_floor, 2),
         },
         "total_provisioned_floor": round(provisioned_total, 2),
+        # What prod's configuration bills: on demand (with caps) unless it says otherwise.
+        "prod_on_demand": bool(prod.get("on_demand", False)),
         "dominant": top.item,
         "target_dollars": 20.0,
     }
@@ -222,9 +224,11 @@ def print_cost(cost: dict[str, Any]) -> None:
     floor = cost["provisioned_floor"]
     shape = f"{floor['pairs']} pairs x {floor['rcu']} RCU/{floor['wcu']} WCU)"
     print(
-        f"  {'total, prod as configured (provisioned floor':<58} {shape:>34}"
+        f"  {'total, with a provisioned floor instead (':<58} {shape:>34}"
         f"  ${cost['total_provisioned_floor']:>7.2f}"
     )
+    configured = "on demand" if cost["prod_on_demand"] else "provisioned floor"
+    print(f"  prod as configured in infra/lkml_infra/config.py: {configured}")
     for name, total in (
         ("on demand", cost["total_on_demand"]),
         ("provisioned floor", cost["total_provisioned_floor"]),
