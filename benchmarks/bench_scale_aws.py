@@ -118,44 +118,17 @@ def project_names(n: int) -> list[str]:
 
 
 def build_patchwork(names: list[str]) -> Any:
-    """N projects in one Patchwork, each with its own series, built as ``synthetic`` builds one."""
-    from tests.peers.patchwork_server import LORE_ORIGIN, PatchworkData
-    from tests.shared_data import patchwork_dump
+    """N projects in one Patchwork, each with its own series (a single patch 45 % of the
+    time, else up to 6), in the DAYS before the week."""
+    from tests.peers.many_projects import many_projects
 
-    templates = json.loads((patchwork_dump() / "patches.json").read_bytes())
-    projects = [
-        {
-            "id": number,
-            "url": f"http://patchwork.test/api/projects/{number}/",
-            "name": f"Project {name}",
-            "link_name": name,
-            "list_id": f"{name}.vger.kernel.org",
-            "list_email": f"{name}@vger.kernel.org",
-            "web_url": "",
-            "scm_url": "",
-            "webscm_url": "",
-            "maintainers": [],
-            "subject_match": "",
-            "list_archive_url": f"{LORE_ORIGIN}/{name}/",
-            "list_archive_url_format": f"{LORE_ORIGIN}/{name}/{{}}/",
-            "commit_url_format": "",
-        }
-        for number, name in enumerate(names, start=1)
-    ]
-    data = PatchworkData(projects=projects, mail=None)
-    rng = random.Random(14)
-    with data.lock:
-        serial = 0
-        for project in projects:
-            remaining = PATCHES_PER_PROJECT
-            while remaining > 0:
-                size = min(remaining, 1 if rng.random() < 0.45 else rng.randint(1, 6))
-                remaining -= size
-                serial += 1
-                arrival = START + timedelta(days=DAYS) * rng.random()
-                data._synthetic_series(rng, templates, project, serial, size, arrival, 0.5, 0.0)
-        data._initial = data._s.copy()
-    return data
+    return many_projects(
+        names,
+        patches_per_project=PATCHES_PER_PROJECT,
+        start=START,
+        days=DAYS,
+        series_size=lambda rng: 1 if rng.random() < 0.45 else rng.randint(1, 6),
+    )
 
 
 def mails_for(data: Any, lore: Any, names: list[str], rng: random.Random) -> None:

@@ -11,9 +11,8 @@ source mapping (batch size 1, as the stack has it). "Now" is pinned.
 from __future__ import annotations
 
 import json
-import random
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -25,8 +24,8 @@ from lkml_assistant.models.records import ProjectTask
 from lkml_assistant.repositories.base import PatchQuery, Store
 from lkml_assistant.repositories.dynamodb import DynamoDbStore, create_tables
 from tests.lambda_runtime import InvocationContext, drain_queue, scheduled_event
-from tests.peers.patchwork_server import LORE_ORIGIN, PatchworkData, run_patchwork_server
-from tests.shared_data import patchwork_dump
+from tests.peers.many_projects import many_projects
+from tests.peers.patchwork_server import PatchworkData, run_patchwork_server
 
 pytestmark = pytest.mark.integration
 
@@ -40,41 +39,13 @@ PATCHES_PER_PROJECT = 12
 
 def synthetic_patchwork(names: list[str]) -> PatchworkData:
     """Several projects in one Patchwork, each with its own series of recorded patches."""
-    templates = json.loads((patchwork_dump() / "patches.json").read_bytes())
-    projects = [
-        {
-            "id": number,
-            "url": f"http://patchwork.test/api/projects/{number}/",
-            "name": f"Project {name}",
-            "link_name": name,
-            "list_id": f"{name}.vger.kernel.org",
-            "list_email": f"{name}@vger.kernel.org",
-            "web_url": "",
-            "scm_url": "",
-            "webscm_url": "",
-            "maintainers": [],
-            "subject_match": "",
-            "list_archive_url": f"{LORE_ORIGIN}/{name}/",
-            "list_archive_url_format": f"{LORE_ORIGIN}/{name}/{{}}/",
-            "commit_url_format": "",
-        }
-        for number, name in enumerate(names, start=1)
-    ]
-    data = PatchworkData(projects=projects, mail=None)
-    rng = random.Random(14)
-    start = datetime(2025, 11, 5)
-    with data.lock:
-        serial = 0
-        for project in projects:
-            remaining = PATCHES_PER_PROJECT
-            while remaining > 0:
-                size = min(remaining, rng.randint(1, 4))
-                remaining -= size
-                serial += 1
-                arrival = start + timedelta(days=20) * rng.random()
-                data._synthetic_series(rng, templates, project, serial, size, arrival, 0.5, 0.0)
-        data._initial = data._s.copy()
-    return data
+    return many_projects(
+        names,
+        patches_per_project=PATCHES_PER_PROJECT,
+        start=datetime(2025, 11, 5),
+        days=20,
+        series_size=lambda rng: rng.randint(1, 4),
+    )
 
 
 @pytest.fixture

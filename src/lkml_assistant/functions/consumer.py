@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from lkml_assistant.config import load_settings
 from lkml_assistant.functions import clock
-from lkml_assistant.functions.jobs import projects_queue, thread_queue, time_left
+from lkml_assistant.functions.jobs import queued_jobs, time_left
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.functions.work_queue import SqsTaskQueue
 from lkml_assistant.models.records import ProjectTask, ThreadTask
@@ -68,13 +68,7 @@ def crawl(
     settings = load_settings()
     processor = BatchProcessor(event_type=EventType.SQS)
     with open_store(settings) as store:
-        jobs = Jobs(
-            settings,
-            store,
-            queue=thread_queue(settings),
-            projects_queue=projects_queue(settings),
-            time_left=time_left(context),
-        )
+        jobs = queued_jobs(settings, store, context)
 
         def handle(record: SQSRecord) -> None:
             logger.append_keys(sqs_message_id=record.message_id)
@@ -126,9 +120,7 @@ def fetch_discussions(
     settings = load_settings()
     processor = BatchProcessor(event_type=EventType.SQS)
     with open_store(settings) as store:
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        time_left = (lambda: float(remaining()) / 1000.0) if remaining is not None else None
-        jobs = Jobs(settings, store, time_left=time_left)
+        jobs = Jobs(settings, store, time_left=time_left(context))
         summary = DiscussionSummary(job="fetch-discussions")
         deferrals = _Deferrals()
         try:

@@ -35,6 +35,7 @@ from lkml_assistant.config import Settings, load_settings
 from lkml_assistant.functions import clock
 from lkml_assistant.functions.observability import logger, metrics, record_job, tracer
 from lkml_assistant.repositories import open_store
+from lkml_assistant.repositories.base import Store
 from lkml_assistant.services.fetch_discussions import TaskQueue
 from lkml_assistant.services.jobs import Jobs, ProjectQueue
 from lkml_assistant.services.recipes import RECIPES
@@ -78,6 +79,18 @@ def projects_queue(settings: Settings) -> ProjectQueue | None:
     return SqsTaskQueue(settings.crawl_queue_url)
 
 
+def queued_jobs(settings: Settings, store: Store, context: object) -> Jobs:
+    """The jobs as a function of the stack runs them: with the queues its environment names
+    and the invocation's deadline."""
+    return Jobs(
+        settings,
+        store,
+        queue=thread_queue(settings),
+        projects_queue=projects_queue(settings),
+        time_left=time_left(context),
+    )
+
+
 def time_left(context: object) -> Callable[[], float] | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
@@ -92,13 +105,7 @@ def handler(event: dict[str, Any], context: LambdaContext | None = None) -> dict
     request = _request(event)
     settings = load_settings()
     with open_store(settings) as store:
-        jobs = Jobs(
-            settings,
-            store,
-            queue=thread_queue(settings),
-            projects_queue=projects_queue(settings),
-            time_left=time_left(context),
-        )
+        jobs = queued_jobs(settings, store, context)
         summary = jobs.run_recipe(
             RECIPES[request.recipe], clock.now(), days=request.days, projects=request.projects
         )
