@@ -49,7 +49,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -157,28 +156,17 @@ def deliver(
     obj: dict[str, Any],
     review: bool = False,
 ) -> None:
+    """The mail of a stored patch or cover ``obj`` at its date, or (``review``) a Reviewed-by
+    reply two hours later: written as the week's traffic writes its mail."""
+    from benchmarks.scale_week import deliver as deliver_mail
+
     date = datetime.fromisoformat(obj["date"]).replace(tzinfo=UTC)
     if review:
-        date += timedelta(hours=2)
-        sender = "Rev Iewer <reviewer@example.org>"
-        body = f"On {date:%a}, you wrote:\n> patch\n\nReviewed-by: {sender}\n"
+        deliver_mail(
+            lore, list_name, msgid, subject, parent, date + timedelta(hours=2), "Reviewed-by"
+        )
     else:
-        who = obj["submitter"]
-        sender = f"{who.get('name') or who['email']} <{who['email']}>"
-        body = "A change.\n\nSigned-off-by: " + sender + "\n---\n diff --git a/x b/x\n"
-    headers = [
-        f"From: {sender}",
-        f"Subject: {subject}",
-        f"Date: {format_datetime(date)}",
-        f"Message-ID: {msgid}",
-        f"List-Id: <{list_name}.vger.kernel.org>",
-    ]
-    if parent:
-        headers += [f"In-Reply-To: {parent}", f"References: {parent}"]
-    raw = ("\n".join(headers) + "\n\n" + body).encode()
-    if list_name not in lore._inboxes:
-        lore.add_inbox(list_name)
-    lore.deliver(list_name, raw, received=date)
+        deliver_mail(lore, list_name, msgid, subject, parent, date, None, obj)
 
 
 @contextmanager
