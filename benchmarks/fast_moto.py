@@ -18,12 +18,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
-import subprocess
 import sys
-import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,13 +34,23 @@ INDEX_FAST = """            for item in self._lkml_unsorted():
                 if not isinstance(item, Item):"""
 
 
-def patch_moto() -> bool:
-    """Patch ``moto.dynamodb.models.table.Table.query`` in this process; whether it could."""
+def _query_source() -> str | None:
+    """moto's ``Table.query`` source, indented as the loops are written, if both are in it."""
     from moto.dynamodb.models import table as module
 
     source = textwrap.dedent(inspect.getsource(module.Table.query))
     indented = textwrap.indent(source, "    ")
     if TABLE_LOOP not in indented or INDEX_LOOP not in indented:
+        return None
+    return indented
+
+
+def patch_moto() -> bool:
+    """Patch ``moto.dynamodb.models.table.Table.query`` in this process; whether it could."""
+    from moto.dynamodb.models import table as module
+
+    indented = _query_source()
+    if indented is None:
         return False
     fast = indented.replace(TABLE_LOOP, TABLE_FAST).replace(INDEX_LOOP, INDEX_FAST)
     namespace: dict[str, Any] = {}
@@ -70,46 +76,13 @@ def patch_moto() -> bool:
 
 @contextmanager
 def run_fast_moto(port: int | None = None) -> Iterator[Any]:
-    """The patched server on loopback, as :func:`tests.peers.moto_server.run_moto_server`."""
-    import httpx
-    from tests.peers.moto_server import FAKE_CREDENTIALS, MotoServer, _free_port
+    """The patched server on loopback, by :func:`tests.peers.moto_server.run_moto_server`."""
+    from tests.peers.moto_server import run_moto_server
 
-    port = port or _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    env = {**os.environ, **FAKE_CREDENTIALS}
-    env.pop("AWS_ENDPOINT_URL", None)
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fast_moto", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"moto exited: {log.read().decode(errors='replace')[-2000:]}")
-            try:
-                httpx.get(f"{endpoint}/moto-api/", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto did not answer on {endpoint}") from None
-                time.sleep(0.1)
-        log.seek(0)
-        if b"unpatched" in log.read():
-            print("moto runs unpatched (its query loops changed): slower, same figures")
-        yield MotoServer(endpoint)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    if _query_source() is None:
+        print("moto runs unpatched (its query loops changed): slower, same figures")
+    with run_moto_server(port, module="benchmarks.fast_moto") as server:
+        yield server
 
 
 def main(argv: list[str]) -> None:

@@ -56,8 +56,11 @@ def _free_port() -> int:
 
 @contextmanager
 def run_moto_server(
-    port: int | None = None, *, startup_timeout: float = 30.0
+    port: int | None = None, *, startup_timeout: float = 30.0, module: str | None = None
 ) -> Iterator[MotoServer]:
+    """moto's server on loopback for a ``with`` block; ``module``: run ``python -m module
+    PORT`` instead of moto's own entry point (a server built on moto's, such as the
+    benchmarks' patched one)."""
     port = port or _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     # The moto_server entry point of the same environment as this interpreter.
@@ -70,6 +73,8 @@ def run_moto_server(
         "-p",
         str(port),
     ]
+    if module is not None:
+        cmd = [sys.executable, "-m", module, str(port)]
     env = {**os.environ, **FAKE_CREDENTIALS}
     env.pop("AWS_ENDPOINT_URL", None)
     # The server logs every request to stderr: a file, not a pipe nobody reads, which would
